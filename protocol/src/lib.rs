@@ -1,0 +1,44 @@
+//! The marketfeed wire contract, shared by the server and the browser client.
+//!
+//! Every message is a JSON object, internally tagged by `"type"`, with
+//! **camelCase** field names (the casing the generated TypeScript types use).
+//! Money is integer VND; index points are fixed-point hundredths
+//! (`128534` means 1285.34 points), so no floating-point value ever crosses
+//! the wire.
+//!
+//! Messages are named by direction:
+//!
+//! * [`ServerMessage`] — server → client: `hello`, `snapshot`, `pong`, `error`.
+//! * [`ClientMessage`] — client → server: `ping`, `subscribe`, `unsubscribe`.
+//!
+//! # Layout
+//!
+//! * [`snapshot`] — [`MarketSnapshot`] and the quote, index and foreign-flow
+//!   records it carries.
+//! * [`message`] — the two direction-named envelopes and the error codes.
+//! * [`codec`] — bounded decoding with typed errors ([`ProtocolError`]) and
+//!   encoding.
+//!
+//! The golden fixtures in `tests/fixtures/` pin the wire format: changing
+//! them is a protocol change and bumps [`PROTOCOL_VERSION`].
+//!
+//! The crate builds unchanged for native targets and `wasm32-unknown-unknown`.
+
+pub mod codec;
+pub mod message;
+pub mod snapshot;
+
+pub use codec::{
+    decode_client, decode_server, encode_client, encode_server, ProtocolError,
+    MAX_SYMBOLS_PER_REQUEST, MAX_SYMBOL_LEN,
+};
+pub use message::{ClientMessage, ErrorCode, Hello, ServerMessage};
+pub use snapshot::{ForeignFlow, IndexQuote, MarketSnapshot, PriceLevel, Quote, TradingPhase};
+
+/// Version of the wire protocol announced in [`Hello::protocol_version`].
+///
+/// Bumped on every incompatible change of the JSON shapes.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Number of best bid and best ask levels carried by every [`Quote`].
+pub const BOOK_DEPTH: usize = 3;

@@ -1,0 +1,190 @@
+//! Golden fixtures pin the wire format: each decodes to the expected typed
+//! value and re-encodes to the same JSON.
+
+use marketfeed_protocol::{
+    decode_client, decode_server, encode_client, encode_server, ClientMessage, ErrorCode,
+    ForeignFlow, Hello, IndexQuote, MarketSnapshot, PriceLevel, Quote, ServerMessage,
+    TradingPhase, PROTOCOL_VERSION,
+};
+use serde_json::Value;
+
+fn fixture(name: &str) -> Vec<u8> {
+    let path = format!("{}/tests/fixtures/{name}.json", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn json(bytes: &[u8]) -> Value {
+    serde_json::from_slice(bytes).expect("fixture is JSON")
+}
+
+fn levels(pairs: [(u64, u64); 3]) -> Vec<PriceLevel> {
+    pairs
+        .iter()
+        .map(|&(price, volume)| PriceLevel { price, volume })
+        .collect()
+}
+
+fn index(code: &str, value: i64, reference: i64, vol: u64, val: u64) -> IndexQuote {
+    IndexQuote {
+        code: code.into(),
+        value,
+        reference,
+        change: value - reference,
+        total_volume: vol,
+        total_value: val,
+    }
+}
+
+fn expected_snapshot() -> MarketSnapshot {
+    MarketSnapshot {
+        seq: 42,
+        ts: 1_764_129_600_123_456,
+        phase: TradingPhase::Continuous,
+        quotes: vec![
+            Quote {
+                symbol: "ACB".into(),
+                reference: 24_500,
+                ceiling: 26_200,
+                floor: 22_800,
+                open: 24_550,
+                high: 24_800,
+                low: 24_400,
+                last: 24_700,
+                change: 200,
+                total_volume: 1_523_400,
+                total_value: 37_541_210_000,
+                bids: levels([(24_650, 12_300), (24_600, 45_600), (24_550, 7_800)]),
+                asks: levels([(24_700, 9_100), (24_750, 22_000), (24_800, 31_500)]),
+                foreign_buy: 120_000,
+                foreign_sell: 85_000,
+            },
+            Quote {
+                symbol: "FPT".into(),
+                reference: 131_000,
+                ceiling: 140_100,
+                floor: 121_900,
+                open: 0,
+                high: 0,
+                low: 0,
+                last: 131_000,
+                change: 0,
+                total_volume: 0,
+                total_value: 0,
+                bids: levels([(130_900, 500), (130_800, 1_200), (130_700, 3_000)]),
+                asks: levels([(131_100, 800), (131_200, 2_500), (131_300, 4_100)]),
+                foreign_buy: 0,
+                foreign_sell: 0,
+            },
+        ],
+        indices: vec![
+            index("VNINDEX", 128_534, 127_910, 512_345_600, 12_456_789_000_000),
+            index("VN30", 134_012, 133_500, 180_234_500, 6_123_456_000_000),
+            index("HNX-INDEX", 23_145, 23_201, 65_432_100, 1_023_456_000_000),
+            index("UPCOM-INDEX", 9_512, 9_498, 34_567_800, 456_789_000_000),
+        ],
+        foreign: ForeignFlow {
+            buy_volume: 120_000,
+            sell_volume: 85_000,
+            buy_value: 2_964_000_000,
+            sell_value: 2_099_500_000,
+            net_value: 864_500_000,
+        },
+    }
+}
+
+fn check_server(name: &str, expected: ServerMessage) {
+    let bytes = fixture(name);
+    let decoded = decode_server(&bytes).expect("fixture decodes");
+    assert_eq!(decoded, expected, "{name}: typed value");
+    assert_eq!(decoded.kind(), name);
+    assert_eq!(json(&encode_server(&decoded)), json(&bytes), "{name}: re-encoding");
+}
+
+fn check_client(name: &str, expected: ClientMessage) {
+    let bytes = fixture(name);
+    let decoded = decode_client(&bytes).expect("fixture decodes");
+    assert_eq!(decoded, expected, "{name}: typed value");
+    assert_eq!(decoded.kind(), name);
+    assert_eq!(json(&encode_client(&decoded)), json(&bytes), "{name}: re-encoding");
+}
+
+#[test]
+fn hello_fixture() {
+    check_server(
+        "hello",
+        ServerMessage::Hello(Hello {
+            protocol_version: PROTOCOL_VERSION,
+            heartbeat_interval_ms: 30_000,
+            tick_interval_ms: 1_000,
+            symbols: vec!["ACB".into(), "FPT".into()],
+        }),
+    );
+}
+
+#[test]
+fn snapshot_fixture() {
+    check_server("snapshot", ServerMessage::Snapshot(expected_snapshot()));
+}
+
+#[test]
+fn snapshot_keeps_the_fixed_key_names() {
+    let value = json(&encode_server(&ServerMessage::Snapshot(expected_snapshot())));
+    for key in ["type", "seq", "ts", "quotes", "indices", "foreign"] {
+        assert!(value.get(key).is_some(), "missing top-level {key}");
+    }
+    assert_eq!(value["quotes"][0]["symbol"], "ACB");
+}
+
+#[test]
+fn pong_fixture() {
+    check_server("pong", ServerMessage::Pong { id: 7 });
+}
+
+#[test]
+fn error_fixture() {
+    check_server(
+        "error",
+        ServerMessage::Error {
+            code: ErrorCode::UnknownMessageType,
+            message: "unknown message type \"quote\"".into(),
+        },
+    );
+}
+
+#[test]
+fn ping_fixture() {
+    check_client("ping", ClientMessage::Ping { id: 7 });
+}
+
+#[test]
+fn subscribe_fixture() {
+    check_client(
+        "subscribe",
+        ClientMessage::Subscribe {
+            symbols: vec!["FPT".into(), "VNM".into()],
+        },
+    );
+}
+
+#[test]
+fn unsubscribe_fixture() {
+    check_client(
+        "unsubscribe",
+        ClientMessage::Unsubscribe {
+            symbols: vec!["VNM".into()],
+        },
+    );
+}
+
+#[test]
+fn unknown_error_codes_from_newer_servers_still_decode() {
+    let msg = decode_server(br#"{"type":"error","code":"somethingNew","message":"x"}"#)
+        .expect("decodes");
+    assert_eq!(
+        msg,
+        ServerMessage::Error {
+            code: ErrorCode::Unknown,
+            message: "x".into()
+        }
+    );
+}

@@ -1,0 +1,1 @@
+//! Browser client for marketfeed (see the crate README).
