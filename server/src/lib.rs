@@ -1,4 +1,223 @@
-//! placeholder while the modules land
-#![allow(missing_docs)]
+//! marketfeed's broadcast server: one market snapshot per tick, serialized
+//! once, fanned out over WebSocket to every connected browser.
+//!
+//! ```text
+//! feed ──snapshot──> ticker ──one frame──> hub ──same Bytes──> client outbox ──> socket
+//! ```
+//!
+//! The library is what the binary and the tests run: [`Server::start`]
+//! takes a bound listener (tests bind port 0) and returns a handle with the
+//! bound address, live counters and a graceful [`Server::shutdown`];
+//! [`run`] drives one until a shutdown future resolves.
+//!
+//! # Layout
+//!
+//! * [`config`] — flags and `MARKETFEED_*` env, defaults in one place.
+//! * [`feed`] — where snapshots come from ([`feed::SnapshotSource`]); the
+//!   VN30 simulator.
+//! * [`ticker`] — the tick loop (stamps `seq`/`ts`) and the heartbeat loop.
+//! * [`hub`] — the client registry and the fan-out.
+//! * [`client`] — one client's socket, bounded outbox and counters.
+//! * [`session`] — one connection's read/flush/close task.
+//! * [`ws`] — WebSocket framing and handshake (server side of RFC 6455).
+//! * [`routes`], [`upgrade`], [`http`] — warp filters, the upgrade, and the
+//!   accept loop in front of them.
+
+pub mod client;
+pub mod clock;
+pub mod config;
+pub mod error;
 pub mod feed;
+pub mod http;
+pub mod hub;
+pub mod routes;
+pub mod session;
+pub mod state;
+pub mod ticker;
+pub mod upgrade;
 pub mod ws;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use marketfeed_protocol::{encode_server, Hello, ServerMessage, PROTOCOL_VERSION};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use config::{Config, SlowClientPolicy};
+pub use error::ServerError;
+pub use hub::{Hub, HubStats};
+
+use crate::feed::{Simulator, SnapshotSource};
+use crate::hub::HubConfig;
+use crate::session::SessionConfig;
+use crate::state::AppState;
+use crate::ws::close::CloseCode;
+
+/// A running server.
+#[derive(Debug)]
+pub struct Server {
+    addr: SocketAddr,
+    hub: Hub,
+    shutdown: CancellationToken,
+    tasks: TaskTracker,
+    drain: std::time::Duration,
+}
+
+impl Server {
+    /// Starts serving on `listener` with the simulated VN30 feed.
+    pub fn start(config: Config, listener: TcpListener) -> Result<Self, ServerError> {
+        let source = Simulator::new(config.seed);
+        Self::start_with_source(config, listener, Box::new(source))
+    }
+
+    /// Starts serving on `listener`, taking snapshots from `source`.
+    pub fn start_with_source(
+        config: Config,
+        listener: TcpListener,
+        source: Box<dyn SnapshotSource>,
+    ) -> Result<Self, ServerError> {
+        let addr = listener.local_addr().map_err(|source| ServerError::Io {
+            context: "reading the bound address",
+            source,
+        })?;
+        let www = resolve_www(config.www_dir.as_deref())?;
+        let hub = Hub::new(HubConfig {
+            policy: config.slow_client_policy,
+            client_queue: config.client_queue,
+        });
+        let shutdown = CancellationToken::new();
+        let tasks = TaskTracker::new();
+        let state = AppState {
+            hub: hub.clone(),
+            hello: hello_frame(&config, &source.symbols()),
+            session: SessionConfig {
+                max_message_size: config.max_message_size,
+                close_wait: config.shutdown_drain,
+            },
+            shutdown: shutdown.clone(),
+            tasks: tasks.clone(),
+        };
+        tasks.spawn(ticker::run_ticker(
+            source,
+            hub.clone(),
+            config.tick_interval,
+            shutdown.clone(),
+        ));
+        tasks.spawn(ticker::run_heartbeat(
+            hub.clone(),
+            config.heartbeat_interval,
+            config.heartbeat_timeout,
+            shutdown.clone(),
+        ));
+        let conn = http::ConnConfig {
+            request_timeout: config.request_timeout,
+            send_buffer: config.send_buffer,
+        };
+        tasks.spawn(http::accept_loop(
+            listener,
+            routes::routes(state, www),
+            conn,
+            shutdown.clone(),
+            tasks.clone(),
+        ));
+        tracing::info!("listening on {addr}");
+        Ok(Self {
+            addr,
+            hub,
+            shutdown,
+            tasks,
+            drain: config.shutdown_drain,
+        })
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Live counters (ticks, serializations, clients, drops…).
+    pub fn stats(&self) -> HubStats {
+        self.hub.stats()
+    }
+
+    /// The client registry.
+    pub fn hub(&self) -> &Hub {
+        &self.hub
+    }
+
+    /// Stops accepting, stops the ticker, closes every client with 1001
+    /// "going away" and waits up to the drain bound for them to go.
+    pub async fn shutdown(self) {
+        tracing::info!(clients = self.hub.stats().clients, "shutting down");
+        self.shutdown.cancel();
+        self.hub
+            .close_all(CloseCode::GOING_AWAY.as_u16(), "going away");
+        self.tasks.close();
+        let bound = self.drain + std::time::Duration::from_millis(250);
+        if tokio::time::timeout(bound, self.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                remaining = self.tasks.len(),
+                "drain bound reached; dropping remaining connections"
+            );
+        }
+        let stats = self.hub.stats();
+        tracing::info!(
+            ticks = stats.ticks,
+            serializations = stats.serializations,
+            connections = stats.connections,
+            dropped = stats.dropped,
+            "stopped"
+        );
+    }
+}
+
+/// Serves on `listener` until `shutdown` resolves, then shuts down
+/// gracefully.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServerError> {
+    let server = Server::start(config, listener)?;
+    shutdown.await;
+    server.shutdown().await;
+    Ok(())
+}
+
+fn hello_frame(config: &Config, symbols: &[String]) -> bytes::Bytes {
+    let hello = ServerMessage::Hello(Hello {
+        protocol_version: PROTOCOL_VERSION,
+        heartbeat_interval_ms: millis(config.heartbeat_interval),
+        tick_interval_ms: millis(config.tick_interval),
+        symbols: symbols.to_vec(),
+    });
+    ws::frame::text(&encode_server(&hello))
+}
+
+fn millis(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn resolve_www(dir: Option<&Path>) -> Result<Option<PathBuf>, ServerError> {
+    match dir {
+        Some(path) if path.is_dir() => Ok(Some(path.to_path_buf())),
+        Some(path) => Err(ServerError::WwwDir {
+            path: path.to_path_buf(),
+        }),
+        None => {
+            let default = Path::new(config::defaults::WWW_DIR);
+            if default.is_dir() {
+                Ok(Some(default.to_path_buf()))
+            } else {
+                tracing::warn!("no ./www directory and no --www-dir: `/` answers 404");
+                Ok(None)
+            }
+        }
+    }
+}

@@ -1,0 +1,393 @@
+//! One connected client as the hub sees it: its socket, its bounded
+//! outbox and its counters.
+//!
+//! Frames are written straight from the broadcasting thread when the
+//! client is caught up (`try_write` on a non-blocking socket: no task
+//! wake-up, no copy). Only what the kernel does not take at once goes into
+//! the outbox, which the client's session task flushes when the socket
+//! becomes writable again. The outbox is bounded by the slow-client policy.
+
+use std::collections::VecDeque;
+use std::io::{self, IoSlice};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Instant;
+
+use bytes::Bytes;
+use tokio::net::TcpStream;
+use tokio::sync::Notify;
+
+use crate::clock::Clock;
+use crate::config::SlowClientPolicy;
+
+/// Most frames handed to one `writev`.
+const MAX_BATCH: usize = 16;
+/// Least time between two "dropping frames" log lines of one client.
+const DROP_LOG_EVERY_MS: u64 = 10_000;
+
+/// Server-assigned connection id, unique within a run.
+pub type ClientId = u64;
+
+/// A frame waiting in an outbox.
+#[derive(Debug)]
+enum Queued {
+    /// A market snapshot; the slow-client policy may drop it.
+    Snapshot(Bytes),
+    /// hello, pong, error, ping: kept unless the outbox is full of them.
+    Control(Bytes),
+}
+
+impl Queued {
+    fn bytes(&self) -> &Bytes {
+        match self {
+            Self::Snapshot(b) | Self::Control(b) => b,
+        }
+    }
+}
+
+/// The close a session has been asked to perform.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloseRequest {
+    /// WebSocket close code.
+    pub code: u16,
+    /// Close reason sent to the client and logged.
+    pub reason: String,
+}
+
+#[derive(Debug, Default)]
+struct Outbox {
+    /// A frame the kernel took only part of, and how much of it.
+    partial: Option<(Bytes, usize)>,
+    queue: VecDeque<Queued>,
+    /// Set once a close is requested: nothing else is queued after it.
+    close: Option<CloseRequest>,
+    /// The close frame has been handed to the kernel.
+    close_written: bool,
+    /// The socket failed; nothing more will be written.
+    broken: bool,
+}
+
+impl Outbox {
+    fn is_idle(&self) -> bool {
+        self.partial.is_none() && self.queue.is_empty()
+    }
+}
+
+/// What the session should do after a flush.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flush {
+    /// Everything queued went out.
+    Done,
+    /// The socket is full: wait until it is writable and flush again.
+    Blocked,
+    /// The close frame went out: stop writing, await the peer's close.
+    Closed,
+    /// The socket failed.
+    Broken,
+}
+
+/// Shared state of one connection, referenced by the hub and its session.
+#[derive(Debug)]
+pub struct Client {
+    id: ClientId,
+    peer: SocketAddr,
+    stream: TcpStream,
+    policy: SlowClientPolicy,
+    capacity: usize,
+    outbox: Mutex<Outbox>,
+    wake: Notify,
+    clock: Clock,
+    last_seen_ms: AtomicU64,
+    dropped: AtomicU64,
+    delivered: AtomicU64,
+    last_drop_log_ms: AtomicU64,
+    drop_logged: AtomicBool,
+    connected_at: Instant,
+}
+
+impl Client {
+    /// Wraps an upgraded socket.
+    pub fn new(
+        id: ClientId,
+        peer: SocketAddr,
+        stream: TcpStream,
+        policy: SlowClientPolicy,
+        capacity: usize,
+        clock: Clock,
+    ) -> Self {
+        Self {
+            id,
+            peer,
+            stream,
+            policy,
+            capacity,
+            outbox: Mutex::new(Outbox::default()),
+            wake: Notify::new(),
+            last_seen_ms: AtomicU64::new(clock.now_ms()),
+            clock,
+            dropped: AtomicU64::new(0),
+            delivered: AtomicU64::new(0),
+            last_drop_log_ms: AtomicU64::new(0),
+            drop_logged: AtomicBool::new(false),
+            connected_at: Instant::now(),
+        }
+    }
+
+    /// Connection id.
+    pub fn id(&self) -> ClientId {
+        self.id
+    }
+
+    /// Remote address.
+    pub fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+
+    /// The socket (reads are the session's; writes go through [`Self::flush`]).
+    pub fn stream(&self) -> &TcpStream {
+        &self.stream
+    }
+
+    /// Frames dropped for this client by the slow-client policy.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Snapshots handed to the kernel for this client.
+    pub fn delivered(&self) -> u64 {
+        self.delivered.load(Ordering::Relaxed)
+    }
+
+    /// When the connection was accepted.
+    pub fn connected_at(&self) -> Instant {
+        self.connected_at
+    }
+
+    /// Records that something arrived from the client.
+    pub fn touch(&self) {
+        self.last_seen_ms
+            .store(self.clock.now_ms(), Ordering::Relaxed);
+    }
+
+    /// Milliseconds since anything arrived from the client.
+    pub fn silent_for_ms(&self, now_ms: u64) -> u64 {
+        now_ms.saturating_sub(self.last_seen_ms.load(Ordering::Relaxed))
+    }
+
+    /// Resolves when the outbox has work or a close was requested.
+    pub async fn notified(&self) {
+        self.wake.notified().await;
+    }
+
+    fn outbox(&self) -> MutexGuard<'_, Outbox> {
+        // A poisoned outbox only means a panic elsewhere mid-push; the
+        // queue itself is still consistent, so keep serving.
+        self.outbox.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Offers one tick's snapshot frame: written at once when the client
+    /// is caught up, otherwise queued under the slow-client policy.
+    pub fn offer_snapshot(&self, frame: &Bytes) {
+        self.offer(Queued::Snapshot(frame.clone()));
+    }
+
+    /// Queues a control frame (hello, pong, error, ping).
+    pub fn send_control(&self, frame: Bytes) {
+        self.offer(Queued::Control(frame));
+    }
+
+    fn offer(&self, frame: Queued) {
+        let mut out = self.outbox();
+        if out.close.is_some() || out.broken {
+            return;
+        }
+        if out.is_idle() {
+            let is_snapshot = matches!(frame, Queued::Snapshot(_));
+            match self.stream.try_write(frame.bytes()) {
+                Ok(n) if n == frame.bytes().len() => {
+                    if is_snapshot {
+                        self.delivered.fetch_add(1, Ordering::Relaxed);
+                    }
+                    return;
+                }
+                Ok(n) => {
+                    if is_snapshot {
+                        self.delivered.fetch_add(1, Ordering::Relaxed);
+                    }
+                    out.partial = Some((frame.bytes().clone(), n));
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => out.queue.push_back(frame),
+                Err(_) => out.broken = true,
+            }
+            drop(out);
+            self.wake.notify_one();
+            return;
+        }
+        let dropped = self.enqueue(&mut out, frame);
+        drop(out);
+        if dropped > 0 {
+            self.note_drops(dropped);
+        }
+        self.wake.notify_one();
+    }
+
+    /// Applies the slow-client policy; returns how many frames it dropped.
+    fn enqueue(&self, out: &mut Outbox, frame: Queued) -> u64 {
+        let mut dropped = 0;
+        if matches!(frame, Queued::Snapshot(_)) && self.policy == SlowClientPolicy::Conflate {
+            if let Some(pos) = out
+                .queue
+                .iter()
+                .position(|q| matches!(q, Queued::Snapshot(_)))
+            {
+                out.queue.remove(pos);
+                dropped += 1;
+            }
+        }
+        if out.queue.len() >= self.capacity {
+            match out
+                .queue
+                .iter()
+                .position(|q| matches!(q, Queued::Snapshot(_)))
+            {
+                Some(pos) => {
+                    out.queue.remove(pos);
+                }
+                None => return dropped + 1, // full of control frames: drop the new one
+            }
+            dropped += 1;
+        }
+        out.queue.push_back(frame);
+        dropped
+    }
+
+    fn note_drops(&self, n: u64) {
+        let total = self.dropped.fetch_add(n, Ordering::Relaxed) + n;
+        let now = self.clock.now_ms();
+        let last = self.last_drop_log_ms.load(Ordering::Relaxed);
+        let first = !self.drop_logged.swap(true, Ordering::Relaxed);
+        if first || now.saturating_sub(last) >= DROP_LOG_EVERY_MS {
+            self.last_drop_log_ms.store(now, Ordering::Relaxed);
+            tracing::warn!(client = self.id, peer = %self.peer, dropped = total, policy = ?self.policy, "slow client: dropping frames");
+        }
+    }
+
+    /// Asks the session to close the connection with `code` and `reason`
+    /// once the frame in flight is out. Queued snapshots are discarded.
+    /// The first request wins.
+    pub fn request_close(&self, code: u16, reason: impl Into<String>) {
+        let mut out = self.outbox();
+        if out.close.is_none() {
+            out.queue.retain(|q| matches!(q, Queued::Control(_)));
+            out.close = Some(CloseRequest {
+                code,
+                reason: reason.into(),
+            });
+        }
+        drop(out);
+        self.wake.notify_one();
+    }
+
+    /// The close requested so far, if any.
+    pub fn close_request(&self) -> Option<CloseRequest> {
+        self.outbox().close.clone()
+    }
+
+    /// Writes as much of the outbox as the socket takes, then the close
+    /// frame built by `close_frame` if a close was requested.
+    pub fn flush(&self, close_frame: impl Fn(&CloseRequest) -> Bytes) -> Flush {
+        let mut out = self.outbox();
+        loop {
+            if out.broken {
+                return Flush::Broken;
+            }
+            if out.close_written {
+                return Flush::Closed;
+            }
+            if out.is_idle() {
+                let Some(req) = out.close.clone() else {
+                    return Flush::Done;
+                };
+                out.queue.push_back(Queued::Control(close_frame(&req)));
+                out.close_written = true;
+            }
+            match self.write_batch(&mut out) {
+                Ok(true) => continue,
+                Ok(false) => {
+                    if out.close_written && out.is_idle() {
+                        return Flush::Closed;
+                    }
+                    return Flush::Blocked;
+                }
+                Err(_) => {
+                    out.broken = true;
+                    return Flush::Broken;
+                }
+            }
+        }
+    }
+
+    /// One vectored write of the partial frame and the queue head.
+    /// `Ok(true)` when everything offered was taken.
+    fn write_batch(&self, out: &mut Outbox) -> io::Result<bool> {
+        let mut slices: [IoSlice<'_>; MAX_BATCH] = [IoSlice::new(&[]); MAX_BATCH];
+        let mut count = 0;
+        let mut offered = 0;
+        if let Some((bytes, done)) = &out.partial {
+            slices[0] = IoSlice::new(&bytes[*done..]);
+            offered += bytes.len() - done;
+            count = 1;
+        }
+        for q in out.queue.iter().take(MAX_BATCH - count) {
+            slices[count] = IoSlice::new(q.bytes());
+            offered += q.bytes().len();
+            count += 1;
+        }
+        let written = match self.stream.try_write_vectored(&slices[..count]) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
+            Err(e) => return Err(e),
+        };
+        self.consume(out, written);
+        Ok(written == offered)
+    }
+
+    /// Removes `n` written bytes from the front of the outbox.
+    fn consume(&self, out: &mut Outbox, mut n: usize) {
+        if let Some((bytes, done)) = out.partial.take() {
+            let left = bytes.len() - done;
+            if n < left {
+                out.partial = Some((bytes, done + n));
+                return;
+            }
+            n -= left;
+        }
+        while let Some(front) = out.queue.front() {
+            let len = front.bytes().len();
+            if n == 0 {
+                break;
+            }
+            let Some(q) = out.queue.pop_front() else {
+                break;
+            };
+            if matches!(q, Queued::Snapshot(_)) {
+                self.delivered.fetch_add(1, Ordering::Relaxed);
+            }
+            if n < len {
+                out.partial = Some((q.bytes().clone(), n));
+                return;
+            }
+            n -= len;
+        }
+        if out.queue.is_empty() && out.queue.capacity() > self.capacity.min(64) {
+            out.queue.shrink_to_fit();
+        }
+    }
+
+    /// True when frames are waiting for the socket to become writable.
+    pub fn has_backlog(&self) -> bool {
+        let out = self.outbox();
+        !out.is_idle() || (out.close.is_some() && !out.close_written)
+    }
+}

@@ -1,0 +1,243 @@
+//! One WebSocket connection after the upgrade: a single task that reads
+//! client frames (so Pongs and closes are always seen), flushes the
+//! client's outbox when the socket is writable, and performs the closing
+//! handshake.
+//!
+//! | close code | when |
+//! |---|---|
+//! | 1000 | echo of a client-initiated close |
+//! | 1001 `going away` | server shutdown |
+//! | 1002 | framing violation (unmasked frame, bad opcode, …) |
+//! | 1007 | text frame that is not UTF-8 |
+//! | 1009 | message over `--max-message-size` |
+//! | 4000 `heartbeat timeout` | nothing received for heartbeat interval + timeout |
+//!
+//! A well-framed message the server cannot act on (bad JSON, unknown
+//! `type`, binary data) is answered with an `error` message and the
+//! connection stays open.
+
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use marketfeed_protocol::{decode_client, encode_server, ClientMessage, ErrorCode, ServerMessage};
+use tokio::time::{sleep_until, Instant};
+
+use crate::client::{Client, Flush};
+use crate::hub::Hub;
+use crate::ws::close::CloseCode;
+use crate::ws::frame;
+use crate::ws::reader::{FrameReader, Incoming, ReadError};
+
+/// Bytes read from the socket per `read` call.
+const READ_CHUNK: usize = 2048;
+
+/// Per-connection settings.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionConfig {
+    /// Largest client message, bytes.
+    pub max_message_size: usize,
+    /// How long to wait for the client's close frame after sending ours.
+    pub close_wait: Duration,
+}
+
+/// Why a connection ended, for the disconnect log line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ended {
+    /// The client closed; the server echoed its code.
+    ClientClosed(u16),
+    /// The server closed with this code and reason; the client answered.
+    ServerClosed(u16, String),
+    /// The server closed; the client did not answer within the wait.
+    CloseUnanswered(u16, String),
+    /// The TCP stream ended without a closing handshake.
+    Eof,
+    /// Reading or writing failed.
+    Io(String),
+}
+
+impl std::fmt::Display for Ended {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::ClientClosed(code) => write!(f, "client closed ({code})"),
+            Self::ServerClosed(code, reason) => write!(f, "server closed ({code} {reason})"),
+            Self::CloseUnanswered(code, reason) => {
+                write!(f, "server closed ({code} {reason}), no reply")
+            }
+            Self::Eof => f.write_str("connection dropped"),
+            Self::Io(e) => write!(f, "socket error: {e}"),
+        }
+    }
+}
+
+/// Serves one registered client until the connection ends, then removes
+/// it from the hub and logs the disconnect.
+pub async fn run(client: Arc<Client>, hub: Hub, leftover: Bytes, cfg: SessionConfig) {
+    let mut session = Session {
+        client: &client,
+        reader: FrameReader::new(cfg.max_message_size),
+        peer_closed: None,
+        discarding: false,
+    };
+    let ended = session.drive(leftover, cfg.close_wait).await;
+    hub.unregister(&client);
+    tracing::info!(
+        client = client.id(),
+        peer = %client.peer(),
+        reason = %ended,
+        dropped = client.dropped(),
+        delivered = client.delivered(),
+        secs = client.connected_at().elapsed().as_secs(),
+        "client disconnected"
+    );
+}
+
+struct Session<'a> {
+    client: &'a Client,
+    reader: FrameReader,
+    /// The client's close code, once its close frame arrived.
+    peer_closed: Option<u16>,
+    /// A protocol error was answered with a close: ignore further data.
+    discarding: bool,
+}
+
+impl Session<'_> {
+    async fn drive(&mut self, leftover: Bytes, close_wait: Duration) -> Ended {
+        if !leftover.is_empty() {
+            self.reader.extend(&leftover);
+            self.handle_events();
+        }
+        let mut deadline: Option<Instant> = None;
+        loop {
+            let blocked = match self.client.flush(|req| frame::close(req.code, &req.reason)) {
+                Flush::Broken => return Ended::Io("write failed".into()),
+                Flush::Closed => {
+                    if let Some(code) = self.peer_closed {
+                        return self.closed_by_peer_or_answered(code);
+                    }
+                    deadline.get_or_insert_with(|| Instant::now() + close_wait);
+                    false
+                }
+                Flush::Blocked => true,
+                Flush::Done => false,
+            };
+            let stream = self.client.stream();
+            tokio::select! {
+                () = self.client.notified() => {}
+                r = stream.writable(), if blocked => {
+                    if let Err(e) = r {
+                        return Ended::Io(e.to_string());
+                    }
+                }
+                r = stream.readable() => {
+                    if let Err(e) = r {
+                        return Ended::Io(e.to_string());
+                    }
+                    match self.read_some() {
+                        Ok(true) => {}
+                        Ok(false) => return Ended::Eof,
+                        Err(e) => return Ended::Io(e.to_string()),
+                    }
+                }
+                () = sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
+                    let req = self.client.close_request();
+                    let (code, reason) = req.map(|r| (r.code, r.reason)).unwrap_or_default();
+                    return Ended::CloseUnanswered(code, reason);
+                }
+            }
+        }
+    }
+
+    /// After our close frame went out and the peer's close arrived.
+    fn closed_by_peer_or_answered(&self, peer_code: u16) -> Ended {
+        match self.client.close_request() {
+            Some(req) if !req.reason.is_empty() => Ended::ServerClosed(req.code, req.reason),
+            _ => Ended::ClientClosed(peer_code),
+        }
+    }
+
+    /// Reads what the socket has. `Ok(false)` on end of stream.
+    fn read_some(&mut self) -> io::Result<bool> {
+        let mut buf = [0u8; READ_CHUNK];
+        match self.client.stream().try_read(&mut buf) {
+            Ok(0) => Ok(false),
+            Ok(n) => {
+                self.client.touch();
+                self.reader.extend(&buf[..n]);
+                self.handle_events();
+                Ok(true)
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(true),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn handle_events(&mut self) {
+        loop {
+            match self.reader.next_event() {
+                Ok(Some(event)) => self.handle(event),
+                Ok(None) => return,
+                Err(e) => {
+                    self.violation(&e);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn violation(&mut self, e: &ReadError) {
+        if !self.discarding {
+            tracing::debug!(client = self.client.id(), error = %e, "protocol violation");
+            self.discarding = true;
+            self.client.request_close(e.close_code(), e.reason());
+        }
+        // Drop whatever the reader buffered: it cannot be trusted.
+        self.reader = FrameReader::new(self.reader.max_message_size());
+    }
+
+    fn handle(&mut self, event: Incoming) {
+        match event {
+            Incoming::Close(code) => {
+                let code = code.map_or(CloseCode::NORMAL.as_u16(), |(c, _)| c);
+                self.peer_closed = Some(code);
+                // Echo the client's code unless we already asked to close.
+                self.client.request_close(code, "");
+            }
+            _ if self.discarding || self.peer_closed.is_some() => {}
+            Incoming::Ping(payload) => self.client.send_control(frame::pong(&payload)),
+            Incoming::Pong(_) => {}
+            Incoming::Binary(_) => self.reply_error(
+                ErrorCode::UnsupportedData,
+                "binary frames are not supported: send JSON text".into(),
+            ),
+            Incoming::Text(text) => self.handle_text(&text),
+        }
+    }
+
+    fn handle_text(&self, text: &[u8]) {
+        match decode_client(text) {
+            Ok(ClientMessage::Ping { id }) => {
+                self.send(&ServerMessage::Pong { id });
+            }
+            Ok(msg @ (ClientMessage::Subscribe { .. } | ClientMessage::Unsubscribe { .. })) => self
+                .reply_error(
+                    ErrorCode::Unsupported,
+                    format!(
+                        "{} is not offered yet: every client receives all symbols",
+                        msg.kind()
+                    ),
+                ),
+            Err(e) => self.reply_error(e.code(), e.to_string()),
+        }
+    }
+
+    fn reply_error(&self, code: ErrorCode, message: String) {
+        tracing::debug!(client = self.client.id(), ?code, %message, "rejected client message");
+        self.send(&ServerMessage::Error { code, message });
+    }
+
+    fn send(&self, msg: &ServerMessage) {
+        self.client.send_control(frame::text(&encode_server(msg)));
+    }
+}
