@@ -1,1 +1,33 @@
-//! Browser client for marketfeed (see the crate README).
+//! Browser client for marketfeed: typed market snapshots over a WebSocket
+//! that reconnects by itself.
+//!
+//! Compiled to WebAssembly with wasm-bindgen and shipped as an npm package
+//! (see `README.md` beside this crate). JavaScript creates a
+//! `MarketClient(url, options)`, registers `onSnapshot` / `onStatus` /
+//! `onGap` / `onServerError` listeners and receives plain JS objects shaped
+//! like the wire format of `marketfeed-protocol`. Messages are decoded with
+//! the browser's own `JSON.parse` (no JSON parser in the `.wasm`); only
+//! `hello` is converted into the shared Rust type.
+//!
+//! # Layout
+//!
+//! * [`backoff`] — exponential backoff with full jitter (pure).
+//! * [`connection`] — the state machine: every reconnect, liveness and
+//!   page-lifecycle decision (pure, unit-tested natively).
+//! * [`gaps`] — `seq` gap detection (pure).
+//! * `client` (wasm32 only) — the `#[wasm_bindgen]` `MarketClient` class:
+//!   owns the socket, its listeners and the timers, and carries out the
+//!   state machine's actions. Listeners of a dropped socket are removed and
+//!   every timer is cancelled on drop; nothing is leaked per reconnect.
+//! * `types.d.ts` — TypeScript declarations of the snapshot, option and
+//!   event shapes, emitted into the generated `.d.ts`.
+
+pub mod backoff;
+pub mod connection;
+pub mod gaps;
+
+#[cfg(target_arch = "wasm32")]
+mod client;
+
+#[cfg(target_arch = "wasm32")]
+pub use client::MarketClient;

@@ -1,0 +1,153 @@
+//! Sequence tracking: detects missed snapshots.
+//!
+//! The server stamps every snapshot with `seq`, one more than the previous
+//! tick's, never reused within a server run. Within one connection a jump
+//! means the server dropped snapshots for this client (it was slow); such a
+//! jump is a *gap* and is counted. The first snapshot of a new connection is
+//! a *resync*: it carries the full state, and the server may have restarted
+//! with a new numbering, so a jump across a reconnect is not a gap.
+
+/// What one received `seq` means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeqOutcome {
+    /// First snapshot of a connection: the state is (re)established.
+    Resync,
+    /// The expected next snapshot.
+    InOrder,
+    /// Snapshots were skipped.
+    Gap {
+        /// The `seq` that should have come.
+        expected: u64,
+        /// The `seq` that came.
+        received: u64,
+        /// How many snapshots were skipped.
+        missed: u64,
+    },
+    /// A `seq` not above the last one on this connection: out of date.
+    Stale,
+}
+
+/// Per-client sequence state.
+#[derive(Debug, Clone, Default)]
+pub struct GapTracker {
+    last_seq: Option<u64>,
+    in_sync: bool,
+    gap_count: u64,
+    missed: u64,
+}
+
+impl GapTracker {
+    /// A tracker that has seen nothing.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Marks the start of a new connection: its first snapshot resyncs.
+    pub fn resync(&mut self) {
+        self.in_sync = false;
+    }
+
+    /// Records a received `seq` and classifies it. A stale `seq` is not
+    /// recorded.
+    pub fn observe(&mut self, seq: u64) -> SeqOutcome {
+        let outcome = match (self.in_sync, self.last_seq) {
+            (true, Some(last)) if seq <= last => return SeqOutcome::Stale,
+            (true, Some(last)) if seq == last + 1 => SeqOutcome::InOrder,
+            (true, Some(last)) => {
+                let missed = seq - last - 1;
+                self.gap_count += 1;
+                self.missed += missed;
+                SeqOutcome::Gap {
+                    expected: last + 1,
+                    received: seq,
+                    missed,
+                }
+            }
+            _ => SeqOutcome::Resync,
+        };
+        self.in_sync = true;
+        self.last_seq = Some(seq);
+        outcome
+    }
+
+    /// The last accepted `seq`, across connections.
+    pub fn last_seq(&self) -> Option<u64> {
+        self.last_seq
+    }
+
+    /// Number of gaps seen so far.
+    pub fn gap_count(&self) -> u64 {
+        self.gap_count
+    }
+
+    /// Total snapshots skipped over all gaps.
+    pub fn missed(&self) -> u64 {
+        self.missed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    #[wasm_bindgen_test(unsupported = test)]
+    fn first_snapshot_resyncs_then_in_order() {
+        let mut t = GapTracker::new();
+        assert_eq!(t.last_seq(), None);
+        assert_eq!(t.observe(41), SeqOutcome::Resync);
+        assert_eq!(t.observe(42), SeqOutcome::InOrder);
+        assert_eq!(t.observe(43), SeqOutcome::InOrder);
+        assert_eq!(t.last_seq(), Some(43));
+        assert_eq!(t.gap_count(), 0);
+    }
+
+    #[wasm_bindgen_test(unsupported = test)]
+    fn jumps_are_counted() {
+        let mut t = GapTracker::new();
+        t.observe(1);
+        assert_eq!(
+            t.observe(5),
+            SeqOutcome::Gap {
+                expected: 2,
+                received: 5,
+                missed: 3
+            }
+        );
+        t.observe(6);
+        assert_eq!(
+            t.observe(8),
+            SeqOutcome::Gap {
+                expected: 7,
+                received: 8,
+                missed: 1
+            }
+        );
+        assert_eq!((t.gap_count(), t.missed()), (2, 4));
+    }
+
+    #[wasm_bindgen_test(unsupported = test)]
+    fn stale_and_duplicate_seqs_are_ignored() {
+        let mut t = GapTracker::new();
+        t.observe(10);
+        assert_eq!(t.observe(10), SeqOutcome::Stale);
+        assert_eq!(t.observe(3), SeqOutcome::Stale);
+        assert_eq!(t.last_seq(), Some(10));
+        assert_eq!(t.observe(11), SeqOutcome::InOrder);
+    }
+
+    #[wasm_bindgen_test(unsupported = test)]
+    fn a_reconnect_resyncs_without_counting_a_gap() {
+        let mut t = GapTracker::new();
+        t.observe(100);
+        t.resync();
+        // Restarted server: numbering starts over.
+        assert_eq!(t.observe(1), SeqOutcome::Resync);
+        assert_eq!(t.observe(2), SeqOutcome::InOrder);
+        t.resync();
+        // Same server, ticks missed while away: still a resync.
+        assert_eq!(t.observe(50), SeqOutcome::Resync);
+        assert_eq!(t.gap_count(), 0);
+        assert_eq!(t.last_seq(), Some(50));
+    }
+}
