@@ -101,10 +101,14 @@ impl Timing {
     pub fn validate(&self) -> Result<(), InvalidConfig> {
         let positive = |v: f64| v.is_finite() && v > 0.0;
         if !positive(self.connect_timeout_ms) {
-            return Err(InvalidConfig("connectTimeoutMs must be a finite number > 0"));
+            return Err(InvalidConfig(
+                "connectTimeoutMs must be a finite number > 0",
+            ));
         }
         if !self.liveness_interval_ms.is_none_or(positive) {
-            return Err(InvalidConfig("livenessIntervalMs must be a finite number > 0"));
+            return Err(InvalidConfig(
+                "livenessIntervalMs must be a finite number > 0",
+            ));
         }
         if !(self.liveness_grace_ms.is_finite() && self.liveness_grace_ms >= 0.0) {
             return Err(InvalidConfig("livenessGraceMs must be a finite number ≥ 0"));
@@ -113,7 +117,9 @@ impl Timing {
             return Err(InvalidConfig("pingIntervalMs must be a finite number > 0"));
         }
         if !(self.hidden_check_after_ms.is_finite() && self.hidden_check_after_ms >= 0.0) {
-            return Err(InvalidConfig("hiddenCheckAfterMs must be a finite number ≥ 0"));
+            return Err(InvalidConfig(
+                "hiddenCheckAfterMs must be a finite number ≥ 0",
+            ));
         }
         if !positive(self.probe_timeout_ms) {
             return Err(InvalidConfig("probeTimeoutMs must be a finite number > 0"));
@@ -588,7 +594,10 @@ mod tests {
                 })
                 .expect("a retry is scheduled");
             let ceiling = m.backoff().ceiling(n);
-            assert!(delay <= ceiling && delay > ceiling * 0.99, "{delay} {ceiling}");
+            assert!(
+                delay <= ceiling && delay > ceiling * 0.99,
+                "{delay} {ceiling}"
+            );
             ceilings.push(ceiling);
             let status = m.status();
             assert_eq!(status.state, ConnectionState::Reconnecting);
@@ -771,7 +780,13 @@ mod tests {
     fn showing_a_long_hidden_tab_probes_the_link() {
         let mut m = open_machine(0.0);
         assert!(m
-            .handle(Input::BecameVisible { hidden_for_ms: 500.0 }, 1.0, 0.5)
+            .handle(
+                Input::BecameVisible {
+                    hidden_for_ms: 500.0
+                },
+                1.0,
+                0.5
+            )
             .is_empty());
         assert_eq!(
             m.handle(

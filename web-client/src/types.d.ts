@@ -1,0 +1,155 @@
+/** Trading phase of the HOSE session. */
+export type TradingPhase =
+  | "preOpen"
+  | "openingAuction"
+  | "continuous"
+  | "lunchBreak"
+  | "closingAuction"
+  | "putThrough"
+  | "closed";
+
+/** One order-book level. Prices are integer VND. */
+export interface PriceLevel {
+  price: number;
+  volume: number;
+}
+
+/** Quote of one stock. All prices are integer VND. */
+export interface Quote {
+  symbol: string;
+  reference: number;
+  ceiling: number;
+  floor: number;
+  /** 0 before the first match. */
+  open: number;
+  high: number;
+  low: number;
+  last: number;
+  /** `last - reference`. */
+  change: number;
+  totalVolume: number;
+  totalValue: number;
+  /** Best bids, best first (3 levels). */
+  bids: PriceLevel[];
+  /** Best asks, best first (3 levels). */
+  asks: PriceLevel[];
+  foreignBuy: number;
+  foreignSell: number;
+}
+
+/** A market index. Points are fixed-point hundredths (128534 = 1285.34). */
+export interface IndexQuote {
+  code: string;
+  value: number;
+  reference: number;
+  change: number;
+  totalVolume: number;
+  totalValue: number;
+}
+
+/** Foreign-investor flow over the VN30 basket. Values in VND. */
+export interface ForeignFlow {
+  buyVolume: number;
+  sellVolume: number;
+  buyValue: number;
+  sellValue: number;
+  netValue: number;
+}
+
+/** One tick of market data, exactly as the server sent it. */
+export interface MarketSnapshot {
+  type: "snapshot";
+  /** +1 per tick, never reused within one server run. */
+  seq: number;
+  /** Server time of the tick, unix microseconds. */
+  ts: number;
+  phase: TradingPhase;
+  quotes: Quote[];
+  indices: IndexQuote[];
+  foreign: ForeignFlow;
+}
+
+/** The server's greeting, first message of every connection. */
+export interface Hello {
+  type: "hello";
+  protocolVersion: number;
+  /** Server ping interval, ms (0: none). */
+  heartbeatIntervalMs: number;
+  tickIntervalMs: number;
+  symbols: string[];
+}
+
+/** Machine-readable reason of a server error. */
+export type ErrorCode =
+  | "malformedMessage"
+  | "unknownMessageType"
+  | "invalidMessage"
+  | "unsupported"
+  | "unsupportedData"
+  | (string & {});
+
+/** The server could not act on something the client sent. */
+export interface ServerError {
+  type: "error";
+  code: ErrorCode;
+  message: string;
+}
+
+/** Where the connection is. */
+export type ConnectionState = "connecting" | "open" | "reconnecting" | "closed";
+
+/** Passed to `onStatus` listeners on every change. */
+export interface StatusEvent {
+  state: ConnectionState;
+  /** Consecutive reconnect attempts since the last stable connection (0 for the first). */
+  attempt: number;
+  /** While reconnecting: the jittered delay drawn before the next attempt, ms. */
+  delayMs: number | null;
+  /** While reconnecting: when the next attempt starts (`Date.now()` clock). */
+  nextAttemptAt: number | null;
+  /** Close code of the last connection closed by the server (1006: dropped). */
+  closeCode: number | null;
+  closeReason: string | null;
+  /** Last error: socket error, connect or liveness timeout, give-up reason. */
+  error: string | null;
+  /** Reconnecting, but waiting for `navigator.onLine` to come back. */
+  waitingForNetwork: boolean;
+}
+
+/** Passed to `onGap` listeners when snapshots were skipped on a connection. */
+export interface GapEvent {
+  /** The `seq` that should have come. */
+  expected: number;
+  /** The `seq` that came. */
+  received: number;
+  /** Snapshots skipped. */
+  missed: number;
+  /** Gaps seen so far by this client. */
+  gapCount: number;
+}
+
+/** Options of `new MarketClient(url, options)`. Every field is optional; times in ms. */
+export interface MarketClientOptions {
+  /** Upper bound of the first reconnect delay (default 500). */
+  initialDelayMs?: number;
+  /** Cap on the reconnect delay window (default 20000). */
+  maxDelayMs?: number;
+  /** Growth of the delay window per attempt (default 2). */
+  multiplier?: number;
+  /** A connection open this long resets the attempt count (default 10000). */
+  resetAfterMs?: number;
+  /** Stop after this many consecutive failed attempts (default: never). */
+  maxAttempts?: number | null;
+  /** Opening the socket and receiving `hello` may take this long (default 10000). */
+  connectTimeoutMs?: number;
+  /** Longest expected silence (default: the server's `heartbeatIntervalMs`, or 30000 when 0). */
+  livenessIntervalMs?: number;
+  /** Extra silence tolerated before reconnecting (default 5000). */
+  livenessGraceMs?: number;
+  /** App-level ping interval (default: half the liveness interval). */
+  pingIntervalMs?: number;
+  /** A tab hidden this long checks the link when shown again (default 10000). */
+  hiddenCheckAfterMs?: number;
+  /** How long that check waits for a message (default 3000). */
+  probeTimeoutMs?: number;
+}
