@@ -1,0 +1,968 @@
+//! Incremental, strict parser of client → server frames (RFC 6455 §5).
+//!
+//! The session reads the socket into a small stack buffer, hands the bytes to
+//! [`FrameReader::extend`] and drains [`FrameReader::next_event`] until it
+//! returns `Ok(None)`. Every header is checked as soon as its bytes are
+//! present, before any of its payload is buffered, so a peer announcing a
+//! huge frame is refused (1009) without the server allocating for it.
+//!
+//! Memory: an idle reader owns no heap allocation. Buffers grow only with
+//! bytes actually received and are released once they are drained, so ten
+//! thousand idle clients cost nothing here.
+//!
+//! After a [`Incoming::Close`] or an error the reader is finished: it drops
+//! its buffers, ignores further input and yields `Ok(None)`.
+
+use bytes::{Buf, Bytes, BytesMut};
+
+use super::close::CloseCode;
+use super::frame::{OpCode, FIN_BIT, LEN_16, LEN_64, MASK_BIT, MAX_CONTROL_PAYLOAD};
+
+/// Bits RSV1–3 of the first header byte; no extension is negotiated, so they
+/// must be clear.
+const RSV_BITS: u8 = 0x70;
+
+/// Above this capacity a partly drained buffer is compacted to its content.
+const SHRINK_THRESHOLD: usize = 4 * 1024;
+
+/// One complete event from the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Incoming {
+    /// A complete text message; the bytes are valid UTF-8.
+    Text(Bytes),
+    /// A complete binary message.
+    Binary(Bytes),
+    /// A ping; answer with [`super::frame::pong`] carrying the same payload.
+    Ping(Bytes),
+    /// A pong (reply to a server ping).
+    Pong(Bytes),
+    /// The client started the closing handshake, with its code and reason
+    /// when the frame carried them. Echo a close frame, then shut down.
+    Close(Option<(u16, String)>),
+}
+
+/// A protocol violation by the client; the connection must be closed with
+/// [`ReadError::close_code`] (see [`ReadError::close_frame`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReadError {
+    /// A client frame without the mask bit.
+    #[error("client frame is not masked")]
+    Unmasked,
+    /// RSV1–3 set while no extension was negotiated.
+    #[error("reserved bits set")]
+    ReservedBits,
+    /// A reserved opcode.
+    #[error("unknown opcode {0:#x}")]
+    UnknownOpcode(u8),
+    /// A close, ping or pong frame without FIN.
+    #[error("fragmented control frame")]
+    FragmentedControl,
+    /// A control frame with more than 125 bytes of payload.
+    #[error("control frame payload over 125 bytes")]
+    ControlTooLong,
+    /// A 64-bit length with its most significant bit set.
+    #[error("payload length has its top bit set")]
+    LengthOverflow,
+    /// A length not encoded in the shortest form (RFC 6455 §5.2).
+    #[error("payload length not minimally encoded")]
+    NonMinimalLength,
+    /// A continuation frame while no fragmented message is open.
+    #[error("continuation frame without a started message")]
+    UnexpectedContinuation,
+    /// A new text or binary frame while a fragmented message is open.
+    #[error("new data frame inside a fragmented message")]
+    ExpectedContinuation,
+    /// The message (all fragments together) exceeds the configured limit.
+    #[error("message of at least {size} bytes exceeds the {max} byte limit")]
+    MessageTooBig {
+        /// Message size known so far, counting the announced frame.
+        size: u64,
+        /// The configured limit.
+        max: usize,
+    },
+    /// A text message that is not valid UTF-8.
+    #[error("text message is not valid UTF-8")]
+    InvalidUtf8,
+    /// A close frame with a 1-byte payload.
+    #[error("close frame payload of 1 byte")]
+    InvalidClosePayload,
+    /// A close code a peer may not send.
+    #[error("invalid close code {0}")]
+    InvalidCloseCode(u16),
+    /// A close reason that is not valid UTF-8.
+    #[error("close reason is not valid UTF-8")]
+    InvalidCloseReason,
+}
+
+impl ReadError {
+    /// The close code to send back for this violation.
+    pub fn close_code(&self) -> u16 {
+        match self {
+            Self::MessageTooBig { .. } => CloseCode::MESSAGE_TOO_BIG.0,
+            Self::InvalidUtf8 => CloseCode::INVALID_PAYLOAD.0,
+            _ => CloseCode::PROTOCOL_ERROR.0,
+        }
+    }
+
+    /// A short, fixed reason fit for the Close frame (≤ 123 bytes, no peer
+    /// data echoed back).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Unmasked => "frame not masked",
+            Self::ReservedBits => "reserved bits set",
+            Self::UnknownOpcode(_) => "unknown opcode",
+            Self::FragmentedControl => "fragmented control frame",
+            Self::ControlTooLong => "control frame too long",
+            Self::LengthOverflow => "invalid payload length",
+            Self::NonMinimalLength => "non-minimal payload length",
+            Self::UnexpectedContinuation => "unexpected continuation frame",
+            Self::ExpectedContinuation => "expected continuation frame",
+            Self::MessageTooBig { .. } => "message too big",
+            Self::InvalidUtf8 => "invalid UTF-8 in text message",
+            Self::InvalidClosePayload => "invalid close payload",
+            Self::InvalidCloseCode(_) => "invalid close code",
+            Self::InvalidCloseReason => "invalid close reason",
+        }
+    }
+
+    /// The encoded Close frame answering this violation.
+    pub fn close_frame(&self) -> Bytes {
+        super::frame::close(self.close_code(), self.reason())
+    }
+}
+
+/// The kind of a data message being reassembled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DataKind {
+    Text,
+    Binary,
+}
+
+/// A fragmented data message waiting for its final fragment.
+#[derive(Debug)]
+struct Partial {
+    kind: DataKind,
+    payload: BytesMut,
+    /// Prefix of a text payload already known to be valid UTF-8; it always
+    /// ends on a character boundary.
+    utf8_checked: usize,
+}
+
+/// A validated frame header.
+#[derive(Debug, Clone, Copy)]
+struct Header {
+    fin: bool,
+    opcode: OpCode,
+    mask: [u8; 4],
+    payload_len: usize,
+    header_len: usize,
+}
+
+/// Incremental parser of client frames with a message size limit.
+#[derive(Debug)]
+pub struct FrameReader {
+    max_message_size: usize,
+    /// Received bytes not yet parsed into an event.
+    buf: BytesMut,
+    /// The fragmented message being reassembled, if any.
+    partial: Option<Partial>,
+    /// Largest `buf.len()` since `buf` was last replaced: a lower bound of
+    /// its allocation, which split-off payloads and the unparsed tail share.
+    high_water: usize,
+    /// Set after a Close or an error: nothing more is parsed.
+    finished: bool,
+}
+
+impl FrameReader {
+    /// A reader accepting messages up to `max_message_size` payload bytes
+    /// (all fragments together). Allocates nothing.
+    pub fn new(max_message_size: usize) -> Self {
+        Self {
+            max_message_size,
+            buf: BytesMut::new(),
+            partial: None,
+            high_water: 0,
+            finished: false,
+        }
+    }
+
+    /// Appends bytes read from the socket. Call [`Self::next_event`] until it
+    /// yields `Ok(None)` after each call, so oversized frames are refused
+    /// before their payload accumulates. Ignored once the reader is finished.
+    pub fn extend(&mut self, data: &[u8]) {
+        if !self.finished {
+            self.buf.extend_from_slice(data);
+            self.high_water = self.high_water.max(self.buf.len());
+        }
+    }
+
+    /// The next complete event, `Ok(None)` when more bytes are needed (or
+    /// the reader is finished). An error means the connection must be failed
+    /// with [`ReadError::close_code`].
+    pub fn next_event(&mut self) -> Result<Option<Incoming>, ReadError> {
+        if self.finished {
+            return Ok(None);
+        }
+        let result = self.parse_event();
+        match &result {
+            Err(_) | Ok(Some(Incoming::Close(_))) => self.finish(),
+            Ok(_) => self.release_memory(),
+        }
+        result
+    }
+
+    /// The configured message size limit.
+    pub fn max_message_size(&self) -> usize {
+        self.max_message_size
+    }
+
+    /// Bytes held but not yet returned as events (unparsed input plus the
+    /// fragments of an open message).
+    pub fn buffered(&self) -> usize {
+        self.buf.len() + self.partial.as_ref().map_or(0, |p| p.payload.len())
+    }
+
+    /// Heap bytes reserved by the reader; zero when idle.
+    pub fn capacity(&self) -> usize {
+        self.buf.capacity() + self.partial.as_ref().map_or(0, |p| p.payload.capacity())
+    }
+
+    /// Whether a Close was received or a violation detected.
+    pub fn is_finished(&self) -> bool {
+        self.finished
+    }
+
+    /// Parses frames until one yields an event or more input is needed.
+    fn parse_event(&mut self) -> Result<Option<Incoming>, ReadError> {
+        loop {
+            let Some(header) = self.parse_header()? else {
+                return Ok(None);
+            };
+            if self.buf.len() < header.header_len + header.payload_len {
+                return Ok(None);
+            }
+            self.buf.advance(header.header_len);
+            let mut payload = self.buf.split_to(header.payload_len);
+            unmask(&mut payload, header.mask);
+            if let Some(event) = self.handle_frame(header, payload)? {
+                return Ok(Some(event));
+            }
+        }
+    }
+
+    /// Parses and validates the header at the front of the buffer.
+    fn parse_header(&self) -> Result<Option<Header>, ReadError> {
+        let buf = &self.buf[..];
+        let (Some(&b0), Some(&b1)) = (buf.first(), buf.get(1)) else {
+            return Ok(None);
+        };
+        let (fin, opcode) = check_first_byte(b0)?;
+        if b1 & MASK_BIT == 0 {
+            return Err(ReadError::Unmasked);
+        }
+        let len7 = b1 & 0x7F;
+        if opcode.is_control() && usize::from(len7) > MAX_CONTROL_PAYLOAD {
+            return Err(ReadError::ControlTooLong);
+        }
+        self.check_sequence(opcode)?;
+        let Some((payload_len, len_bytes)) = decode_length(len7, &buf[2..])? else {
+            return Ok(None);
+        };
+        let payload_len = self.check_size(opcode, payload_len)?;
+        let header_len = 2 + len_bytes + 4;
+        let Some(mask) = buf.get(header_len - 4..header_len) else {
+            return Ok(None);
+        };
+        Ok(Some(Header {
+            fin,
+            opcode,
+            mask: [mask[0], mask[1], mask[2], mask[3]],
+            payload_len,
+            header_len,
+        }))
+    }
+
+    /// Checks that `opcode` fits the fragmentation state.
+    fn check_sequence(&self, opcode: OpCode) -> Result<(), ReadError> {
+        match (opcode, self.partial.is_some()) {
+            (OpCode::Continuation, false) => Err(ReadError::UnexpectedContinuation),
+            (OpCode::Text | OpCode::Binary, true) => Err(ReadError::ExpectedContinuation),
+            _ => Ok(()),
+        }
+    }
+
+    /// Checks the announced length against the message limit, counting the
+    /// fragments already received.
+    fn check_size(&self, opcode: OpCode, payload_len: u64) -> Result<usize, ReadError> {
+        if opcode.is_control() {
+            // Already bounded to 125 by the 7-bit length check.
+            return Ok(payload_len as usize);
+        }
+        let so_far = self.partial.as_ref().map_or(0, |p| p.payload.len()) as u64;
+        let size = so_far.saturating_add(payload_len);
+        match usize::try_from(size) {
+            Ok(total) if total <= self.max_message_size => Ok(payload_len as usize),
+            _ => Err(ReadError::MessageTooBig {
+                size,
+                max: self.max_message_size,
+            }),
+        }
+    }
+
+    /// Turns one complete, unmasked frame into an event (or none, for a
+    /// non-final fragment).
+    fn handle_frame(
+        &mut self,
+        header: Header,
+        payload: BytesMut,
+    ) -> Result<Option<Incoming>, ReadError> {
+        match header.opcode {
+            OpCode::Ping => Ok(Some(Incoming::Ping(payload.freeze()))),
+            OpCode::Pong => Ok(Some(Incoming::Pong(payload.freeze()))),
+            OpCode::Close => parse_close(&payload).map(|close| Some(Incoming::Close(close))),
+            OpCode::Text => self.start_message(DataKind::Text, header.fin, payload),
+            OpCode::Binary => self.start_message(DataKind::Binary, header.fin, payload),
+            OpCode::Continuation => self.continue_message(header.fin, &payload),
+        }
+    }
+
+    /// Handles the first frame of a data message.
+    fn start_message(
+        &mut self,
+        kind: DataKind,
+        fin: bool,
+        payload: BytesMut,
+    ) -> Result<Option<Incoming>, ReadError> {
+        if fin {
+            return complete_message(kind, payload.freeze()).map(Some);
+        }
+        let mut partial = Partial {
+            kind,
+            payload: BytesMut::new(),
+            utf8_checked: 0,
+        };
+        partial.push(&payload)?;
+        self.partial = Some(partial);
+        Ok(None)
+    }
+
+    /// Handles a continuation frame of the open message.
+    fn continue_message(
+        &mut self,
+        fin: bool,
+        payload: &[u8],
+    ) -> Result<Option<Incoming>, ReadError> {
+        let Some(partial) = self.partial.as_mut() else {
+            return Err(ReadError::UnexpectedContinuation);
+        };
+        partial.push(payload)?;
+        if !fin {
+            return Ok(None);
+        }
+        let Some(partial) = self.partial.take() else {
+            return Err(ReadError::UnexpectedContinuation);
+        };
+        complete_message(partial.kind, partial.payload.freeze()).map(Some)
+    }
+
+    /// Gives back memory that is no longer needed: an empty buffer is
+    /// dropped, and a small tail left behind by a large frame is copied out
+    /// so it no longer pins that frame's allocation.
+    fn release_memory(&mut self) {
+        if self.buf.is_empty() {
+            self.buf = BytesMut::new();
+            self.high_water = 0;
+        } else if self.high_water > SHRINK_THRESHOLD && self.buf.len() * 4 < self.high_water {
+            self.buf = BytesMut::from(&self.buf[..]);
+            self.high_water = self.buf.len();
+        }
+    }
+
+    /// Stops parsing for good and frees every buffer.
+    fn finish(&mut self) {
+        self.finished = true;
+        self.buf = BytesMut::new();
+        self.high_water = 0;
+        self.partial = None;
+    }
+}
+
+impl Partial {
+    /// Appends an unmasked fragment, checking text incrementally so invalid
+    /// UTF-8 fails at the fragment that carries it.
+    fn push(&mut self, fragment: &[u8]) -> Result<(), ReadError> {
+        self.payload.extend_from_slice(fragment);
+        if self.kind == DataKind::Text {
+            self.check_utf8()?;
+        }
+        Ok(())
+    }
+
+    /// Advances the validated UTF-8 prefix; an incomplete sequence at the
+    /// end is fine (the next fragment may complete it).
+    fn check_utf8(&mut self) -> Result<(), ReadError> {
+        match std::str::from_utf8(&self.payload[self.utf8_checked..]) {
+            Ok(_) => self.utf8_checked = self.payload.len(),
+            Err(e) if e.error_len().is_some() => return Err(ReadError::InvalidUtf8),
+            Err(e) => self.utf8_checked += e.valid_up_to(),
+        }
+        Ok(())
+    }
+}
+
+/// Checks FIN / RSV / opcode of the first header byte.
+fn check_first_byte(b0: u8) -> Result<(bool, OpCode), ReadError> {
+    if b0 & RSV_BITS != 0 {
+        return Err(ReadError::ReservedBits);
+    }
+    let opcode = OpCode::from_u8(b0 & 0x0F).ok_or(ReadError::UnknownOpcode(b0 & 0x0F))?;
+    let fin = b0 & FIN_BIT != 0;
+    if opcode.is_control() && !fin {
+        return Err(ReadError::FragmentedControl);
+    }
+    Ok((fin, opcode))
+}
+
+/// Decodes the payload length from the 7-bit field and the extended length
+/// bytes that follow it: `(length, extended bytes used)`, `None` when the
+/// extended bytes have not all arrived.
+fn decode_length(len7: u8, rest: &[u8]) -> Result<Option<(u64, usize)>, ReadError> {
+    match len7 {
+        LEN_16 => {
+            let Some(bytes) = rest.get(..2) else {
+                return Ok(None);
+            };
+            let len = u64::from(u16::from_be_bytes([bytes[0], bytes[1]]));
+            if len <= MAX_CONTROL_PAYLOAD as u64 {
+                return Err(ReadError::NonMinimalLength);
+            }
+            Ok(Some((len, 2)))
+        }
+        LEN_64 => {
+            let Some(bytes) = rest.get(..8) else {
+                return Ok(None);
+            };
+            let mut raw = [0u8; 8];
+            raw.copy_from_slice(bytes);
+            let len = u64::from_be_bytes(raw);
+            if len >> 63 != 0 {
+                return Err(ReadError::LengthOverflow);
+            }
+            if len <= u64::from(u16::MAX) {
+                return Err(ReadError::NonMinimalLength);
+            }
+            Ok(Some((len, 8)))
+        }
+        n => Ok(Some((u64::from(n), 0))),
+    }
+}
+
+/// Unmasks a client payload in place.
+fn unmask(payload: &mut [u8], mask: [u8; 4]) {
+    for (i, byte) in payload.iter_mut().enumerate() {
+        *byte ^= mask[i & 3];
+    }
+}
+
+/// Validates a complete data message and wraps it in its event.
+fn complete_message(kind: DataKind, payload: Bytes) -> Result<Incoming, ReadError> {
+    match kind {
+        DataKind::Binary => Ok(Incoming::Binary(payload)),
+        DataKind::Text => match std::str::from_utf8(&payload) {
+            Ok(_) => Ok(Incoming::Text(payload)),
+            Err(_) => Err(ReadError::InvalidUtf8),
+        },
+    }
+}
+
+/// Parses a close payload: empty, or a valid code followed by a UTF-8 reason.
+fn parse_close(payload: &[u8]) -> Result<Option<(u16, String)>, ReadError> {
+    match payload {
+        [] => Ok(None),
+        [_] => Err(ReadError::InvalidClosePayload),
+        [hi, lo, reason @ ..] => {
+            let code = u16::from_be_bytes([*hi, *lo]);
+            if !CloseCode(code).is_valid_on_wire() {
+                return Err(ReadError::InvalidCloseCode(code));
+            }
+            let reason = std::str::from_utf8(reason).map_err(|_| ReadError::InvalidCloseReason)?;
+            Ok(Some((code, reason.to_owned())))
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    const MASK: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
+    const MAX: usize = 1 << 20;
+
+    /// Builds a masked client frame with raw control over every header field.
+    fn raw_frame(b0: u8, payload: &[u8], mask: Option<[u8; 4]>) -> Vec<u8> {
+        let mut out = vec![b0];
+        let mask_bit = if mask.is_some() { MASK_BIT } else { 0 };
+        push_len(&mut out, mask_bit, payload.len());
+        if let Some(mask) = mask {
+            out.extend_from_slice(&mask);
+            out.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        } else {
+            out.extend_from_slice(payload);
+        }
+        out
+    }
+
+    fn push_len(out: &mut Vec<u8>, mask_bit: u8, len: usize) {
+        if len <= 125 {
+            out.push(mask_bit | len as u8);
+        } else if len <= 65535 {
+            out.push(mask_bit | LEN_16);
+            out.extend_from_slice(&(len as u16).to_be_bytes());
+        } else {
+            out.push(mask_bit | LEN_64);
+            out.extend_from_slice(&(len as u64).to_be_bytes());
+        }
+    }
+
+    fn client_frame(fin: bool, opcode: OpCode, payload: &[u8]) -> Vec<u8> {
+        let b0 = if fin { FIN_BIT } else { 0 } | opcode.as_u8();
+        raw_frame(b0, payload, Some(MASK))
+    }
+
+    fn masked(opcode: OpCode, payload: &[u8]) -> Vec<u8> {
+        client_frame(true, opcode, payload)
+    }
+
+    /// Feeds all bytes at once and collects events until more input is needed.
+    fn events(reader: &mut FrameReader, bytes: &[u8]) -> Result<Vec<Incoming>, ReadError> {
+        reader.extend(bytes);
+        let mut out = Vec::new();
+        while let Some(event) = reader.next_event()? {
+            out.push(event);
+        }
+        Ok(out)
+    }
+
+    fn one_event(bytes: &[u8]) -> Result<Incoming, ReadError> {
+        let mut reader = FrameReader::new(MAX);
+        let mut all = events(&mut reader, bytes)?;
+        assert_eq!(all.len(), 1, "expected exactly one event: {all:?}");
+        Ok(all.remove(0))
+    }
+
+    fn error_code(bytes: &[u8]) -> u16 {
+        let mut reader = FrameReader::new(MAX);
+        let err = events(&mut reader, bytes).expect_err("frame must be rejected");
+        assert!(reader.is_finished());
+        assert_eq!(reader.capacity(), 0);
+        err.close_code()
+    }
+
+    #[test]
+    fn text_round_trips_at_length_boundaries() {
+        for len in [0, 1, 125, 126, 65535, 65536] {
+            let payload = "x".repeat(len);
+            let event = one_event(&masked(OpCode::Text, payload.as_bytes())).unwrap();
+            assert_eq!(event, Incoming::Text(Bytes::from(payload)), "len {len}");
+        }
+    }
+
+    #[test]
+    fn binary_ping_pong_round_trip() {
+        let data: Vec<u8> = (0..=255).collect();
+        assert_eq!(
+            one_event(&masked(OpCode::Binary, &data)).unwrap(),
+            Incoming::Binary(Bytes::from(data))
+        );
+        assert_eq!(
+            one_event(&masked(OpCode::Ping, b"hb")).unwrap(),
+            Incoming::Ping(Bytes::from_static(b"hb"))
+        );
+        assert_eq!(
+            one_event(&masked(OpCode::Pong, &[1u8; 125])).unwrap(),
+            Incoming::Pong(Bytes::from(vec![1u8; 125]))
+        );
+    }
+
+    #[test]
+    fn byte_at_a_time_feeding() {
+        let mut wire = masked(OpCode::Text, "héllo wörld".as_bytes());
+        wire.extend(masked(OpCode::Ping, b"p"));
+        wire.extend(masked(OpCode::Binary, &[9u8; 300]));
+        let mut reader = FrameReader::new(MAX);
+        let mut got = Vec::new();
+        for byte in &wire {
+            reader.extend(std::slice::from_ref(byte));
+            while let Some(event) = reader.next_event().unwrap() {
+                got.push(event);
+            }
+        }
+        assert_eq!(
+            got,
+            vec![
+                Incoming::Text(Bytes::from("héllo wörld")),
+                Incoming::Ping(Bytes::from_static(b"p")),
+                Incoming::Binary(Bytes::from(vec![9u8; 300])),
+            ]
+        );
+        assert_eq!(reader.capacity(), 0);
+    }
+
+    #[test]
+    fn several_frames_in_one_read() {
+        let mut wire = masked(OpCode::Text, b"a");
+        wire.extend(masked(OpCode::Text, b"b"));
+        let mut reader = FrameReader::new(MAX);
+        let got = events(&mut reader, &wire).unwrap();
+        assert_eq!(
+            got,
+            vec![
+                Incoming::Text(Bytes::from("a")),
+                Incoming::Text(Bytes::from("b"))
+            ]
+        );
+    }
+
+    #[test]
+    fn fragmented_text_with_interleaved_ping() {
+        let mut wire = client_frame(false, OpCode::Text, b"hel");
+        wire.extend(masked(OpCode::Ping, b"mid"));
+        wire.extend(client_frame(false, OpCode::Continuation, b"lo "));
+        wire.extend(client_frame(true, OpCode::Continuation, b"world"));
+        let mut reader = FrameReader::new(MAX);
+        let got = events(&mut reader, &wire).unwrap();
+        assert_eq!(
+            got,
+            vec![
+                Incoming::Ping(Bytes::from_static(b"mid")),
+                Incoming::Text(Bytes::from("hello world")),
+            ]
+        );
+        assert_eq!(reader.capacity(), 0);
+    }
+
+    #[test]
+    fn fragmented_binary_with_empty_fragments() {
+        let mut wire = client_frame(false, OpCode::Binary, b"");
+        wire.extend(client_frame(false, OpCode::Continuation, &[1, 2]));
+        wire.extend(client_frame(true, OpCode::Continuation, b""));
+        assert_eq!(
+            one_event(&wire).unwrap(),
+            Incoming::Binary(Bytes::from_static(&[1, 2]))
+        );
+    }
+
+    #[test]
+    fn utf8_split_across_fragments_is_fine() {
+        let text = "giá €";
+        let bytes = text.as_bytes();
+        let euro = text.find('€').unwrap();
+        // Split inside the 3-byte euro sign, and inside 'á'.
+        let mut wire = client_frame(false, OpCode::Text, &bytes[..3]);
+        wire.extend(client_frame(
+            false,
+            OpCode::Continuation,
+            &bytes[3..euro + 1],
+        ));
+        wire.extend(client_frame(true, OpCode::Continuation, &bytes[euro + 1..]));
+        assert_eq!(one_event(&wire).unwrap(), Incoming::Text(Bytes::from(text)));
+    }
+
+    #[test]
+    fn invalid_utf8_is_1007() {
+        assert_eq!(error_code(&masked(OpCode::Text, &[b'a', 0xFF])), 1007);
+        // Truncated sequence in a single frame.
+        assert_eq!(error_code(&masked(OpCode::Text, &[0xE2, 0x82])), 1007);
+        // Invalid byte in a middle fragment fails at that fragment.
+        let mut wire = client_frame(false, OpCode::Text, b"ok");
+        wire.extend(client_frame(false, OpCode::Continuation, &[0xC0, 0x80]));
+        assert_eq!(error_code(&wire), 1007);
+        // Incomplete sequence left open by the final fragment.
+        let mut wire = client_frame(false, OpCode::Text, b"ok");
+        wire.extend(client_frame(true, OpCode::Continuation, &[0xE2, 0x82]));
+        assert_eq!(error_code(&wire), 1007);
+        // Binary is not checked.
+        assert!(one_event(&masked(OpCode::Binary, &[0xFF])).is_ok());
+    }
+
+    #[test]
+    fn unmasked_frame_is_1002() {
+        let wire = raw_frame(FIN_BIT | 0x1, b"hi", None);
+        assert_eq!(error_code(&wire), 1002);
+        let mut reader = FrameReader::new(MAX);
+        assert_eq!(events(&mut reader, &wire), Err(ReadError::Unmasked));
+    }
+
+    #[test]
+    fn reserved_bits_are_1002() {
+        for rsv in [0x40, 0x20, 0x10] {
+            let wire = raw_frame(FIN_BIT | rsv | 0x1, b"hi", Some(MASK));
+            assert_eq!(error_code(&wire), 1002, "rsv {rsv:#x}");
+        }
+    }
+
+    #[test]
+    fn unknown_opcodes_are_1002() {
+        for op in [0x3, 0x7, 0xB, 0xF] {
+            let wire = raw_frame(FIN_BIT | op, b"", Some(MASK));
+            let mut reader = FrameReader::new(MAX);
+            assert_eq!(
+                events(&mut reader, &wire),
+                Err(ReadError::UnknownOpcode(op))
+            );
+            assert_eq!(error_code(&wire), 1002);
+        }
+    }
+
+    #[test]
+    fn control_frame_rules_are_1002() {
+        // Not final.
+        assert_eq!(error_code(&client_frame(false, OpCode::Ping, b"x")), 1002);
+        assert_eq!(error_code(&client_frame(false, OpCode::Close, b"")), 1002);
+        // Longer than 125 bytes.
+        assert_eq!(error_code(&masked(OpCode::Ping, &[0u8; 126])), 1002);
+        assert_eq!(error_code(&masked(OpCode::Pong, &[0u8; 126])), 1002);
+        // Detected from the first two bytes alone.
+        let mut reader = FrameReader::new(MAX);
+        reader.extend(&[FIN_BIT | 0x9, MASK_BIT | LEN_16]);
+        assert_eq!(reader.next_event(), Err(ReadError::ControlTooLong));
+    }
+
+    #[test]
+    fn fragmentation_order_violations_are_1002() {
+        assert_eq!(
+            error_code(&client_frame(true, OpCode::Continuation, b"x")),
+            1002
+        );
+        assert_eq!(
+            error_code(&client_frame(false, OpCode::Continuation, b"x")),
+            1002
+        );
+
+        let mut wire = client_frame(false, OpCode::Text, b"a");
+        wire.extend(masked(OpCode::Text, b"b"));
+        let mut reader = FrameReader::new(MAX);
+        assert_eq!(
+            events(&mut reader, &wire),
+            Err(ReadError::ExpectedContinuation)
+        );
+
+        let mut wire = client_frame(false, OpCode::Binary, b"a");
+        wire.extend(client_frame(false, OpCode::Binary, b"b"));
+        assert_eq!(error_code(&wire), 1002);
+
+        // A finished message does not leave a continuation open.
+        let mut wire = masked(OpCode::Text, b"done");
+        wire.extend(client_frame(true, OpCode::Continuation, b"x"));
+        let mut reader = FrameReader::new(MAX);
+        reader.extend(&wire);
+        assert!(matches!(reader.next_event(), Ok(Some(Incoming::Text(_)))));
+        assert_eq!(reader.next_event(), Err(ReadError::UnexpectedContinuation));
+    }
+
+    #[test]
+    fn oversize_announced_length_is_rejected_without_buffering() {
+        let mut reader = FrameReader::new(1024);
+        // Header only: 64-bit length of 1 GiB, mask key, no payload at all.
+        let mut header = vec![FIN_BIT | 0x2, MASK_BIT | LEN_64];
+        header.extend_from_slice(&(1u64 << 30).to_be_bytes());
+        reader.extend(&header);
+        let before = reader.capacity();
+        let err = reader.next_event().unwrap_err();
+        assert_eq!(err.close_code(), 1009);
+        assert!(matches!(err, ReadError::MessageTooBig { size, max: 1024 } if size == 1 << 30));
+        assert!(before < 64, "only the header was buffered");
+        assert_eq!(reader.capacity(), 0);
+    }
+
+    #[test]
+    fn limit_is_inclusive_and_counts_all_fragments() {
+        assert!(events(
+            &mut FrameReader::new(10),
+            &masked(OpCode::Text, &[b'a'; 10])
+        )
+        .is_ok());
+        assert_eq!(
+            events(
+                &mut FrameReader::new(10),
+                &masked(OpCode::Text, &[b'a'; 11])
+            )
+            .unwrap_err()
+            .close_code(),
+            1009
+        );
+        let mut wire = client_frame(false, OpCode::Text, &[b'a'; 6]);
+        wire.extend(client_frame(true, OpCode::Continuation, &[b'a'; 5]));
+        let err = events(&mut FrameReader::new(10), &wire).unwrap_err();
+        assert_eq!(err, ReadError::MessageTooBig { size: 11, max: 10 });
+        // The second header is refused before its payload arrives.
+        let mut reader = FrameReader::new(10);
+        let first = client_frame(false, OpCode::Text, &[b'a'; 6]);
+        let second = client_frame(true, OpCode::Continuation, &[b'a'; 5]);
+        reader.extend(&first);
+        assert_eq!(reader.next_event(), Ok(None));
+        reader.extend(&second[..2]);
+        assert_eq!(reader.next_event().unwrap_err().close_code(), 1009);
+        // Control frames are not limited by the message size.
+        assert!(events(&mut FrameReader::new(0), &masked(OpCode::Ping, b"abc")).is_ok());
+    }
+
+    #[test]
+    fn length_top_bit_is_1002() {
+        let mut wire = vec![FIN_BIT | 0x2, MASK_BIT | LEN_64];
+        wire.extend_from_slice(&(1u64 << 63).to_be_bytes());
+        let mut reader = FrameReader::new(usize::MAX);
+        reader.extend(&wire);
+        assert_eq!(reader.next_event(), Err(ReadError::LengthOverflow));
+        assert_eq!(ReadError::LengthOverflow.close_code(), 1002);
+    }
+
+    #[test]
+    fn non_minimal_lengths_are_1002() {
+        let mut wire = vec![FIN_BIT | 0x1, MASK_BIT | LEN_16, 0, 5];
+        wire.extend_from_slice(&MASK);
+        assert_eq!(error_code(&wire), 1002);
+        let mut wire = vec![FIN_BIT | 0x1, MASK_BIT | LEN_64];
+        wire.extend_from_slice(&200u64.to_be_bytes());
+        assert_eq!(error_code(&wire), 1002);
+    }
+
+    #[test]
+    fn close_frames() {
+        assert_eq!(
+            one_event(&masked(OpCode::Close, b"")).unwrap(),
+            Incoming::Close(None)
+        );
+        let mut body = 1000u16.to_be_bytes().to_vec();
+        body.extend_from_slice("tạm biệt".as_bytes());
+        assert_eq!(
+            one_event(&masked(OpCode::Close, &body)).unwrap(),
+            Incoming::Close(Some((1000, "tạm biệt".to_owned())))
+        );
+        for code in [1001u16, 1003, 1007, 1011, 1012, 1014, 3000, 4000, 4999] {
+            let body = code.to_be_bytes();
+            assert_eq!(
+                one_event(&masked(OpCode::Close, &body)).unwrap(),
+                Incoming::Close(Some((code, String::new()))),
+                "{code}"
+            );
+        }
+    }
+
+    #[test]
+    fn invalid_close_payloads_are_1002() {
+        assert_eq!(error_code(&masked(OpCode::Close, &[0x03])), 1002);
+        for code in [0u16, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000, 65535] {
+            let wire = masked(OpCode::Close, &code.to_be_bytes());
+            let mut reader = FrameReader::new(MAX);
+            assert_eq!(
+                events(&mut reader, &wire),
+                Err(ReadError::InvalidCloseCode(code))
+            );
+            assert_eq!(error_code(&wire), 1002);
+        }
+        let mut body = 1000u16.to_be_bytes().to_vec();
+        body.extend_from_slice(&[0xFF, 0xFE]);
+        assert_eq!(error_code(&masked(OpCode::Close, &body)), 1002);
+    }
+
+    #[test]
+    fn reader_is_finished_after_close() {
+        let mut wire = masked(OpCode::Close, &1000u16.to_be_bytes());
+        wire.extend(masked(OpCode::Text, b"late"));
+        let mut reader = FrameReader::new(MAX);
+        let got = events(&mut reader, &wire).unwrap();
+        assert_eq!(got, vec![Incoming::Close(Some((1000, String::new())))]);
+        assert!(reader.is_finished());
+        reader.extend(b"more junk");
+        assert_eq!(reader.next_event(), Ok(None));
+        assert_eq!(reader.capacity(), 0);
+    }
+
+    #[test]
+    fn close_between_fragments_is_accepted() {
+        let mut wire = client_frame(false, OpCode::Text, b"half");
+        wire.extend(masked(OpCode::Close, b""));
+        assert_eq!(one_event(&wire).unwrap(), Incoming::Close(None));
+    }
+
+    #[test]
+    fn idle_reader_holds_no_heap() {
+        let mut reader = FrameReader::new(MAX);
+        assert_eq!(reader.capacity(), 0);
+        assert_eq!(reader.next_event(), Ok(None));
+        assert_eq!(reader.capacity(), 0);
+
+        let big = masked(OpCode::Binary, &vec![7u8; 100_000]);
+        let got = events(&mut reader, &big).unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(reader.capacity(), 0);
+        assert_eq!(reader.buffered(), 0);
+
+        // Large fragmented message, fed in socket-sized chunks.
+        let mut wire = client_frame(false, OpCode::Text, &[b'a'; 50_000]);
+        wire.extend(client_frame(true, OpCode::Continuation, &[b'b'; 50_000]));
+        let mut got = Vec::new();
+        for chunk in wire.chunks(4096) {
+            got.extend(events(&mut reader, chunk).unwrap());
+        }
+        assert_eq!(got.len(), 1);
+        assert_eq!(reader.capacity(), 0);
+    }
+
+    #[test]
+    fn partly_drained_large_buffer_is_compacted() {
+        let mut wire = masked(OpCode::Binary, &vec![1u8; 100_000]);
+        let next = masked(OpCode::Text, b"next message");
+        wire.extend_from_slice(&next[..5]);
+        let mut reader = FrameReader::new(MAX);
+        let got = events(&mut reader, &wire).unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(reader.buffered(), 5);
+        assert_eq!(reader.high_water, 5, "tail copied out of the large buffer");
+        assert_eq!(reader.capacity(), 5);
+        let got = events(&mut reader, &next[5..]).unwrap();
+        assert_eq!(got, vec![Incoming::Text(Bytes::from("next message"))]);
+        assert_eq!(reader.capacity(), 0);
+    }
+
+    #[test]
+    fn error_reasons_fit_a_close_frame() {
+        let errors = [
+            ReadError::Unmasked,
+            ReadError::ReservedBits,
+            ReadError::UnknownOpcode(3),
+            ReadError::FragmentedControl,
+            ReadError::ControlTooLong,
+            ReadError::LengthOverflow,
+            ReadError::NonMinimalLength,
+            ReadError::UnexpectedContinuation,
+            ReadError::ExpectedContinuation,
+            ReadError::MessageTooBig { size: 2, max: 1 },
+            ReadError::InvalidUtf8,
+            ReadError::InvalidClosePayload,
+            ReadError::InvalidCloseCode(5),
+            ReadError::InvalidCloseReason,
+        ];
+        for err in errors {
+            assert!(err.reason().len() <= crate::ws::frame::MAX_CLOSE_REASON);
+            let frame = err.close_frame();
+            assert_eq!(frame[0], 0x88);
+            assert_eq!(u16::from_be_bytes([frame[2], frame[3]]), err.close_code());
+            assert_eq!(&frame[4..], err.reason().as_bytes());
+        }
+    }
+
+    #[test]
+    fn unmask_matches_the_rfc_example() {
+        // RFC 6455 §5.7: masked "Hello".
+        let wire = [
+            0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+        ];
+        assert_eq!(
+            one_event(&wire).unwrap(),
+            Incoming::Text(Bytes::from("Hello"))
+        );
+    }
+}
