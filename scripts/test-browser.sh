@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# Browser tests of the web client and the board against the real server:
+#   1. builds the server and the wasm packages (scripts/build-wasm.sh),
+#   2. type-checks the generated .d.ts with tsc (tests/browser/usage.ts),
+#   3. `wasm-pack test --headless --chrome` on web-client (pure unit tests in
+#      the browser + tests/live.rs against a live server under
+#      tests/browser/supervisor.mjs),
+#   4. the Playwright check of the board (tests/browser/board.check.mjs).
+# Every process it starts is stopped on exit, failure or not; exits non-zero
+# if any step fails. Screenshots land in tests/artifacts/.
+#
+# Needs: cargo + wasm32-unknown-unknown, wasm-pack 0.15.x, wasm-bindgen-cli
+# at the Cargo.lock version, chromium + chromedriver (same major), node ≥ 18
+# and npm (node packages from tests/browser/package-lock.json via `npm ci`).
+# Env: CHROMEDRIVER (default: chromedriver on PATH), CHROMIUM (default:
+# chromium on PATH), MARKETFEED_BROWSER_TEST_TIMEOUT (s, per wasm test
+# binary, default 180), CARGO_TARGET_DIR honoured.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+say() { printf '[test-browser] %s\n' "$*" >&2; }
+die() { say "error: $*"; exit 1; }
+
+work="$(mktemp -d)"
+pids=()
+cleanup() {
+  local status=$?
+  for pid in "${pids[@]}"; do
+    if kill -0 "$pid" 2>/dev/null; then
+      kill -TERM "$pid" 2>/dev/null || true
+    fi
+  done
+  for pid in "${pids[@]}"; do
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+  done
+  if [[ $status -ne 0 && -d "$work" ]]; then
+    for f in "$work"/*.log; do [[ -f "$f" ]] && { say "---- $(basename "$f") (tail)"; tail -n 40 "$f" >&2; }; done
+  fi
+  rm -rf "$work"
+  exit $status
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---- tools ------------------------------------------------------------------
+for tool in cargo wasm-pack wasm-bindgen node npm; do
+  command -v "$tool" >/dev/null || die "$tool not found on PATH (see scripts/setup.sh)"
+done
+chromium="${CHROMIUM:-$(command -v chromium || command -v chromium-browser || true)}"
+chromedriver="${CHROMEDRIVER:-$(command -v chromedriver || true)}"
+[[ -x "$chromium" ]] || die "chromium not found (apt-get install chromium chromium-driver)"
+[[ -x "$chromedriver" ]] || die "chromedriver not found (apt-get install chromium-driver)"
+export CHROMIUM="$chromium"
+
+# ---- node packages ------------------------------------------------------------
+if [[ ! -d tests/browser/node_modules/playwright-core || tests/browser/package-lock.json -nt tests/browser/node_modules/.package-lock.json ]]; then
+  say "npm ci in tests/browser"
+  npm ci --prefix tests/browser --no-audit --no-fund >&2
+fi
+
+# ---- builds -------------------------------------------------------------------
+say "building the server"
+cargo build -p marketfeed-server --bin marketfeed-server >&2
+target_dir="$(cargo metadata --format-version 1 --no-deps | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).target_directory))')"
+server="$target_dir/debug/marketfeed-server"
+[[ -x "$server" ]] || die "server binary not found at $server"
+
+say "building the wasm packages"
+scripts/build-wasm.sh
+
+failed=()
+passed=()
+step() { # name command...
+  local name="$1"; shift
+  say "== $name"
+  if "$@"; then passed+=("$name"); else failed+=("$name"); say "FAILED: $name"; fi
+}
+
+step "tsc type-check of the generated .d.ts" tests/browser/node_modules/.bin/tsc -p tests/browser/tsconfig.json
+
+# ---- live server under the supervisor -------------------------------------------
+# Not called in $(...): the pid must be recorded in this shell for cleanup.
+start_supervisor() { # name -- server args...
+  local name="$1"; shift
+  local ready="$work/$name.ready"
+  node tests/browser/supervisor.mjs --server "$server" --ready-file "$ready" --log "$work/$name.log" "$@" \
+    >/dev/null &
+  pids+=($!)
+  for _ in $(seq 300); do
+    [[ -s "$ready" ]] && return 0
+    kill -0 "${pids[-1]}" 2>/dev/null || break
+    sleep 0.1
+  done
+  die "supervisor $name did not become ready (log: $(tail -n 20 "$work/$name.log" 2>/dev/null))"
+}
+json() { node -e 'console.log(JSON.parse(process.argv[1])[process.argv[2]])' "$1" "$2"; }
+
+start_supervisor wasm -- --tick-interval 100ms --heartbeat-interval 1s --heartbeat-timeout 2s --seed 7
+wasm_info="$(cat "$work/wasm.ready")"
+say "wasm tests against $(json "$wasm_info" wsUrl)"
+run_wasm_tests() {
+  MARKETFEED_WS_URL="$(json "$wasm_info" wsUrl)" \
+  MARKETFEED_CONTROL_URL="$(json "$wasm_info" controlUrl)" \
+  WASM_BINDGEN_TEST_TIMEOUT="${MARKETFEED_BROWSER_TEST_TIMEOUT:-180}" \
+    wasm-pack test --headless --chromedriver "$chromedriver" --mode no-install web-client
+}
+step "wasm-pack test --headless --chrome (live server)" run_wasm_tests
+
+start_supervisor board -- --tick-interval 250ms --heartbeat-interval 5s --www-dir "$root/www" --seed 11
+board_info="$(cat "$work/board.ready")"
+say "board check against $(json "$board_info" httpUrl)"
+run_board_check() {
+  BOARD_URL="$(json "$board_info" httpUrl)" CONTROL_URL="$(json "$board_info" controlUrl)" \
+    node tests/browser/board.check.mjs
+}
+step "Playwright check of the board" run_board_check
+
+say "passed: ${passed[*]:-none}"
+[[ ${#failed[@]} -eq 0 ]] || say "failed: ${failed[*]}"
+echo "browser: ${#passed[@]} passed, ${#failed[@]} failed"
+[[ ${#failed[@]} -eq 0 ]]

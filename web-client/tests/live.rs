@@ -1,0 +1,427 @@
+//! Browser tests against a live marketfeed server.
+//!
+//! `scripts/test-browser.sh` starts the real server under
+//! `tests/browser/supervisor.mjs` and passes, at compile time,
+//! `MARKETFEED_WS_URL` (the server's `/ws/market`) and
+//! `MARKETFEED_CONTROL_URL` (the supervisor's stop/start/freeze API).
+//! The server runs with `--tick-interval 100ms --heartbeat-interval 1s`.
+//!
+//! Tests that stop or freeze the server take a shared lock, so they never
+//! disturb each other even if the runner interleaves them.
+#![cfg(target_arch = "wasm32")]
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use gloo_timers::future::TimeoutFuture;
+use js_sys::{Function, Object, Reflect, JSON};
+use marketfeed_protocol::{decode_server, MarketSnapshot, ServerMessage, BOOK_DEPTH};
+use marketfeed_web_client::backoff::{Backoff, BackoffConfig};
+use marketfeed_web_client::MarketClient;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::{console_log, wasm_bindgen_test, wasm_bindgen_test_configure};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+const WS_URL: Option<&str> = option_env!("MARKETFEED_WS_URL");
+const CONTROL_URL: Option<&str> = option_env!("MARKETFEED_CONTROL_URL");
+
+fn urls() -> Option<(&'static str, &'static str)> {
+    match (WS_URL, CONTROL_URL) {
+        (Some(ws), Some(control)) => Some((ws, control)),
+        _ => {
+            console_log!(
+                "SKIPPED: MARKETFEED_WS_URL / MARKETFEED_CONTROL_URL not set \
+                 (run scripts/test-browser.sh)"
+            );
+            None
+        }
+    }
+}
+
+thread_local! {
+    static SERVER_LOCK: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Exclusive use of the server while it is alive.
+struct ServerGuard;
+
+impl Drop for ServerGuard {
+    fn drop(&mut self) {
+        SERVER_LOCK.with(|l| l.set(false));
+    }
+}
+
+async fn lock_server() -> ServerGuard {
+    while SERVER_LOCK.with(|l| l.replace(true)) {
+        TimeoutFuture::new(20).await;
+    }
+    ServerGuard
+}
+
+fn now() -> f64 {
+    js_sys::Date::now()
+}
+
+/// Calls the supervisor; panics unless it answers 200.
+async fn control(path: &str) -> JsValue {
+    let (_, base) = urls().expect("checked by the caller");
+    let window = web_sys::window().expect("a window");
+    let url = format!("{base}{path}");
+    let response: web_sys::Response = JsFuture::from(window.fetch_with_str(&url))
+        .await
+        .unwrap_or_else(|e| panic!("fetch {url}: {e:?}"))
+        .unchecked_into();
+    let body = JsFuture::from(response.json().expect("json body"))
+        .await
+        .expect("json body");
+    assert!(
+        response.ok(),
+        "{url} answered {}: {:?}",
+        response.status(),
+        JSON::stringify(&body)
+    );
+    body
+}
+
+/// Everything a client told its listeners, with the time it was told.
+#[derive(Default)]
+struct Log {
+    statuses: Vec<(f64, JsValue)>,
+    snapshots: Vec<(f64, JsValue)>,
+}
+
+struct Harness {
+    client: MarketClient,
+    log: Rc<RefCell<Log>>,
+    _listeners: Vec<Closure<dyn FnMut(JsValue)>>,
+}
+
+fn options(pairs: &[(&str, f64)]) -> JsValue {
+    let o = Object::new();
+    for (k, v) in pairs {
+        Reflect::set(&o, &JsValue::from_str(k), &JsValue::from_f64(*v)).expect("set");
+    }
+    o.into()
+}
+
+fn get(v: &JsValue, key: &str) -> JsValue {
+    Reflect::get(v, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+}
+
+fn state_of(status: &JsValue) -> String {
+    get(status, "state").as_string().unwrap_or_default()
+}
+
+impl Harness {
+    fn new(url: &str, opts: &[(&str, f64)]) -> Self {
+        let client = MarketClient::new(url.to_owned(), Some(options(opts).unchecked_into()))
+            .unwrap_or_else(|_| panic!("valid client options {opts:?}"));
+        let log = Rc::new(RefCell::new(Log::default()));
+        let status = {
+            let log = log.clone();
+            Closure::<dyn FnMut(JsValue)>::new(move |s: JsValue| {
+                log.borrow_mut().statuses.push((now(), s));
+            })
+        };
+        let snapshot = {
+            let log = log.clone();
+            Closure::<dyn FnMut(JsValue)>::new(move |s: JsValue| {
+                log.borrow_mut().snapshots.push((now(), s));
+            })
+        };
+        client.on_status(status.as_ref().unchecked_ref::<Function>().clone());
+        client.on_snapshot(snapshot.as_ref().unchecked_ref::<Function>().clone());
+        Self {
+            client,
+            log,
+            _listeners: vec![status, snapshot],
+        }
+    }
+
+    fn states(&self) -> Vec<String> {
+        self.log
+            .borrow()
+            .statuses
+            .iter()
+            .map(|(_, s)| state_of(s))
+            .collect()
+    }
+
+    fn snapshot_count(&self) -> usize {
+        self.log.borrow().snapshots.len()
+    }
+
+    /// Polls `cond` every 20 ms; panics with `what` after `timeout_ms`.
+    async fn wait(&self, what: &str, timeout_ms: f64, cond: impl Fn(&Self) -> bool) {
+        let start = now();
+        while !cond(self) {
+            assert!(
+                now() - start < timeout_ms,
+                "timed out after {timeout_ms} ms waiting for {what}; states {:?}",
+                self.states()
+            );
+            TimeoutFuture::new(20).await;
+        }
+    }
+
+    async fn wait_open_with_snapshots(&self, after: usize, timeout_ms: f64) {
+        self.wait("open + a new snapshot", timeout_ms, |h| {
+            h.client.state() == "open" && h.snapshot_count() > after
+        })
+        .await;
+    }
+}
+
+#[wasm_bindgen_test]
+async fn snapshots_decode_to_the_shared_type() {
+    let Some((url, _)) = urls() else { return };
+    let _server = lock_server().await;
+    let h = Harness::new(url, &[]);
+    h.wait("two snapshots", 10_000.0, |h| h.snapshot_count() >= 2)
+        .await;
+    assert_eq!(h.client.state(), "open");
+    assert_eq!(h.states()[..2], ["connecting", "open"]);
+
+    let decode = |v: &JsValue| -> MarketSnapshot {
+        let text: String = JSON::stringify(v).expect("stringify").into();
+        match decode_server(text.as_bytes()) {
+            Ok(ServerMessage::Snapshot(s)) => s,
+            other => panic!("not a snapshot: {other:?}"),
+        }
+    };
+    let (first, second) = {
+        let log = h.log.borrow();
+        (decode(&log.snapshots[0].1), decode(&log.snapshots[1].1))
+    };
+    assert_eq!(second.seq, first.seq + 1, "consecutive ticks");
+    assert!(second.ts > first.ts);
+    let now_us = now() * 1000.0;
+    assert!(
+        (first.ts as f64 - now_us).abs() < 60e6,
+        "ts is unix microseconds"
+    );
+    assert_eq!(first.quotes.len(), 30, "VN30");
+    let codes: Vec<&str> = first.indices.iter().map(|i| i.code.as_str()).collect();
+    for code in ["VNINDEX", "VN30", "HNX-INDEX", "UPCOM-INDEX"] {
+        assert!(codes.contains(&code), "{code} in {codes:?}");
+    }
+    for q in &first.quotes {
+        assert!(q.floor < q.reference && q.reference < q.ceiling, "{q:?}");
+        assert!(q.floor <= q.last && q.last <= q.ceiling, "{q:?}");
+        assert_eq!(q.change, q.last as i64 - q.reference as i64, "{q:?}");
+        assert_eq!(q.bids.len(), BOOK_DEPTH);
+        assert_eq!(q.asks.len(), BOOK_DEPTH);
+    }
+    for i in &first.indices {
+        assert_eq!(i.change, i.value - i.reference, "{i:?}");
+    }
+    assert_eq!(
+        first.foreign.net_value,
+        first.foreign.buy_value as i64 - first.foreign.sell_value as i64
+    );
+    assert!(h.client.last_seq().is_some_and(|s| s >= second.seq as f64));
+    assert!(!h.client.last_snapshot().is_undefined());
+    assert_eq!(h.client.gap_count(), 0.0);
+    h.client.close();
+    assert_eq!(h.client.state(), "closed");
+}
+
+#[wasm_bindgen_test]
+async fn server_restart_goes_open_reconnecting_open() {
+    let Some((url, _)) = urls() else { return };
+    let _server = lock_server().await;
+    let h = Harness::new(url, &[("initialDelayMs", 200.0), ("maxDelayMs", 1_000.0)]);
+    h.wait_open_with_snapshots(0, 10_000.0).await;
+    let before = h.snapshot_count();
+    let restart = control("/restart?downMs=1500").await;
+    let back_at = get(&restart, "startedAt").as_f64().expect("startedAt");
+    let seen = h.snapshot_count();
+    h.wait_open_with_snapshots(seen, 10_000.0).await;
+    let first_new = h.log.borrow().snapshots[seen].0;
+    console_log!(
+        "server back → first snapshot delivered: {} ms",
+        first_new - back_at
+    );
+
+    let log = h.log.borrow();
+    let going_away = log
+        .statuses
+        .iter()
+        .find(|(_, s)| state_of(s) == "reconnecting")
+        .map(|(_, s)| s.clone())
+        .expect("a reconnecting status");
+    assert_eq!(get(&going_away, "closeCode").as_f64(), Some(1001.0));
+    // 1001 resets the backoff: the first retry is drawn from [0, initialDelayMs).
+    let delay = get(&going_away, "delayMs").as_f64().expect("delayMs");
+    assert!((0.0..200.0).contains(&delay), "prompt retry, got {delay}");
+    let states = h.states();
+    let open_at = states.iter().position(|s| s == "open").expect("open");
+    let rec_at = states
+        .iter()
+        .position(|s| s == "reconnecting")
+        .expect("rec");
+    let reopen = states.iter().rposition(|s| s == "open").expect("reopen");
+    assert!(open_at < rec_at && rec_at < reopen, "{states:?}");
+    assert!(before > 0);
+    drop(log);
+    h.client.close();
+}
+
+#[wasm_bindgen_test]
+async fn attempt_spacing_grows_within_jitter_bounds_while_down() {
+    let Some((url, _)) = urls() else { return };
+    let _server = lock_server().await;
+    let config = BackoffConfig {
+        initial_ms: 100.0,
+        max_ms: 1_600.0,
+        ..BackoffConfig::default()
+    };
+    let h = Harness::new(
+        url,
+        &[
+            ("initialDelayMs", config.initial_ms),
+            ("maxDelayMs", config.max_ms),
+        ],
+    );
+    h.wait_open_with_snapshots(0, 10_000.0).await;
+    control("/stop").await;
+    let attempts = 6;
+    h.wait("6 failed attempts", 15_000.0, |h| {
+        h.client.reconnect_attempts() > attempts
+    })
+    .await;
+    control("/start").await;
+
+    let reference = Backoff::new(config);
+    {
+        let log = h.log.borrow();
+        let statuses: Vec<(f64, JsValue)> = log
+            .statuses
+            .iter()
+            .skip_while(|(_, s)| state_of(s) != "reconnecting")
+            .cloned()
+            .collect();
+        let mut ceilings = Vec::new();
+        for pair in statuses
+            .windows(2)
+            .filter(|w| state_of(&w[0].1) == "reconnecting")
+        {
+            let (at, status) = &pair[0];
+            let (next_at, next) = &pair[1];
+            assert_eq!(state_of(next), "connecting");
+            let attempt = get(status, "attempt").as_f64().expect("attempt") as u32;
+            let delay = get(status, "delayMs").as_f64().expect("delayMs");
+            let ceiling = reference.ceiling(attempt - 1);
+            assert!(
+                (0.0..=ceiling).contains(&delay),
+                "attempt {attempt}: delay {delay} outside [0, {ceiling}]"
+            );
+            let waited = next_at - at;
+            assert!(
+                waited >= delay - 5.0 && waited <= delay + 300.0,
+                "attempt {attempt}: waited {waited} ms for a {delay} ms delay"
+            );
+            ceilings.push(ceiling);
+            console_log!(
+                "attempt {attempt}: delay {delay} ms (window {ceiling} ms), waited {waited} ms"
+            );
+        }
+        assert!(ceilings.len() >= attempts as usize, "{ceilings:?}");
+        assert!(
+            ceilings.windows(2).all(|w| w[0] <= w[1]) && ceilings[0] < ceilings[ceilings.len() - 1],
+            "windows grow: {ceilings:?}"
+        );
+    }
+    h.wait_open_with_snapshots(h.snapshot_count(), 10_000.0)
+        .await;
+    h.client.close();
+}
+
+#[wasm_bindgen_test]
+async fn close_stops_every_attempt() {
+    let Some((url, _)) = urls() else { return };
+    let _server = lock_server().await;
+    let h = Harness::new(url, &[("initialDelayMs", 100.0), ("maxDelayMs", 200.0)]);
+    h.wait_open_with_snapshots(0, 10_000.0).await;
+    control("/stop").await;
+    h.wait("reconnecting", 5_000.0, |h| {
+        h.client.state() == "reconnecting"
+    })
+    .await;
+    h.client.close();
+    assert_eq!(h.client.state(), "closed");
+    let statuses = h.log.borrow().statuses.len();
+    let snapshots = h.snapshot_count();
+    control("/start").await;
+    TimeoutFuture::new(1_500).await;
+    assert_eq!(h.client.state(), "closed");
+    assert_eq!(
+        h.log.borrow().statuses.len(),
+        statuses,
+        "no event after close"
+    );
+    assert_eq!(h.snapshot_count(), snapshots);
+    // close() is idempotent.
+    h.client.close();
+}
+
+#[wasm_bindgen_test]
+async fn a_silent_server_triggers_the_liveness_reconnect() {
+    let Some((url, _)) = urls() else { return };
+    let _server = lock_server().await;
+    let h = Harness::new(
+        url,
+        &[
+            ("livenessIntervalMs", 1_000.0),
+            ("livenessGraceMs", 500.0),
+            ("connectTimeoutMs", 1_000.0),
+            ("initialDelayMs", 100.0),
+            ("maxDelayMs", 400.0),
+        ],
+    );
+    h.wait_open_with_snapshots(0, 10_000.0).await;
+    control("/freeze").await;
+    let frozen_at = now();
+    let error_seen = |h: &Harness, needle: &str| {
+        h.log.borrow().statuses.iter().any(|(at, s)| {
+            *at >= frozen_at
+                && get(s, "error")
+                    .as_string()
+                    .is_some_and(|e| e.contains(needle))
+        })
+    };
+    h.wait("liveness timeout", 5_000.0, |h| error_seen(h, "liveness"))
+        .await;
+    // A frozen server still completes TCP handshakes from its backlog: the
+    // connect timeout has to fire too.
+    h.wait("connect timeout", 6_000.0, |h| {
+        error_seen(h, "connect timeout")
+    })
+    .await;
+    let snapshots = h.snapshot_count();
+    control("/thaw").await;
+    h.wait_open_with_snapshots(snapshots, 10_000.0).await;
+    h.client.close();
+}
+
+#[wasm_bindgen_test]
+async fn invalid_arguments_throw() {
+    for bad in ["http://127.0.0.1/", "ws://", "/ws/market", ""] {
+        assert!(MarketClient::new(bad.to_owned(), None).is_err(), "{bad:?}");
+    }
+    for (key, value) in [
+        ("initialDelayMs", -1.0),
+        ("multiplier", 0.5),
+        ("connectTimeoutMs", 0.0),
+        ("maxAttempts", 1.5),
+    ] {
+        let opts: JsValue = options(&[(key, value)]);
+        assert!(
+            MarketClient::new("ws://127.0.0.1:9/".to_owned(), Some(opts.unchecked_into())).is_err(),
+            "{key} = {value}"
+        );
+    }
+}
