@@ -192,8 +192,8 @@ impl Session<'_> {
             self.discarding = true;
             self.client.request_close(e.close_code(), e.reason());
         }
-        // Drop whatever the reader buffered: it cannot be trusted.
-        self.reader = FrameReader::new(self.reader.max_message_size());
+        // The reader is finished after an error and ignores what follows:
+        // the stream is no longer at a frame boundary.
     }
 
     fn handle(&mut self, event: Incoming) {

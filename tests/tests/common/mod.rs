@@ -1,0 +1,199 @@
+//! Shared helpers: a real server on 127.0.0.1 port 0 and typed WebSocket
+//! clients (tokio-tungstenite).
+
+#![allow(dead_code, clippy::unwrap_used, missing_docs)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use marketfeed_protocol::{decode_server, MarketSnapshot, ServerMessage};
+use marketfeed_server::{Config, Server};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::time::timeout;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// Default bound on any single wait in the tests.
+pub const WAIT: Duration = Duration::from_secs(5);
+
+/// A config for tests: fast ticks, default everything else, no www dir.
+pub fn config() -> Config {
+    let mut c = Config::with_defaults();
+    c.tick_interval = Duration::from_millis(50);
+    c.www_dir = Some(concat!(env!("CARGO_MANIFEST_DIR"), "/../www").into());
+    c.shutdown_drain = Duration::from_secs(2);
+    c
+}
+
+/// Starts a server on 127.0.0.1 port 0.
+pub async fn start(config: Config) -> Server {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    Server::start(config, listener).unwrap()
+}
+
+pub fn ws_url(addr: SocketAddr) -> String {
+    format!("ws://{addr}/ws/market")
+}
+
+/// Connects a WebSocket client.
+pub async fn connect(addr: SocketAddr) -> Ws {
+    let (ws, _) = timeout(WAIT, tokio_tungstenite::connect_async(ws_url(addr)))
+        .await
+        .expect("connect in time")
+        .expect("handshake");
+    ws
+}
+
+/// Next frame of any kind, with the default bound.
+pub async fn next_frame(ws: &mut Ws) -> Message {
+    timeout(WAIT, ws.next())
+        .await
+        .expect("a frame in time")
+        .expect("stream open")
+        .expect("frame ok")
+}
+
+/// Next text message, decoded (skipping pings/pongs).
+pub async fn next_msg(ws: &mut Ws) -> ServerMessage {
+    loop {
+        match next_frame(ws).await {
+            Message::Text(t) => return decode_server(t.as_bytes()).expect("valid server message"),
+            Message::Ping(_) | Message::Pong(_) => continue,
+            other => panic!("unexpected frame {other:?}"),
+        }
+    }
+}
+
+/// Next text message as raw text (skipping pings/pongs).
+pub async fn next_text(ws: &mut Ws) -> String {
+    loop {
+        match next_frame(ws).await {
+            Message::Text(t) => return t.to_string(),
+            Message::Ping(_) | Message::Pong(_) => continue,
+            other => panic!("unexpected frame {other:?}"),
+        }
+    }
+}
+
+/// Next snapshot, skipping other messages.
+pub async fn next_snapshot(ws: &mut Ws) -> MarketSnapshot {
+    loop {
+        if let ServerMessage::Snapshot(s) = next_msg(ws).await {
+            return s;
+        }
+    }
+}
+
+/// Reads past the hello and the first snapshot.
+pub async fn skip_greeting(ws: &mut Ws) -> MarketSnapshot {
+    assert!(matches!(next_msg(ws).await, ServerMessage::Hello(_)));
+    next_snapshot(ws).await
+}
+
+/// Sends a text frame.
+pub async fn send_text(ws: &mut Ws, text: &str) {
+    ws.send(Message::text(text)).await.unwrap();
+}
+
+/// Waits for the server's close frame and returns its code and reason.
+pub async fn expect_close(ws: &mut Ws) -> (CloseCode, String) {
+    loop {
+        match next_frame(ws).await {
+            Message::Close(Some(frame)) => return (frame.code, frame.reason.to_string()),
+            Message::Close(None) => panic!("close without a code"),
+            _ => continue,
+        }
+    }
+}
+
+/// Polls `f` until it holds, for at most the default bound.
+pub async fn eventually(mut f: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !f() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "condition not met in time"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// A raw TCP client that completed the WebSocket handshake and then does
+/// only what the test makes it do (e.g. never read, never pong).
+pub async fn raw_connect(addr: SocketAddr) -> TcpStream {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(
+        b"GET /ws/market HTTP/1.1\r\nHost: test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8; 1];
+        timeout(WAIT, s.read_exact(&mut byte))
+            .await
+            .unwrap()
+            .unwrap();
+        head.push(byte[0]);
+    }
+    assert!(
+        head.starts_with(b"HTTP/1.1 101"),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
+    s
+}
+
+/// A masked client frame with FIN set.
+pub fn masked_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
+    let mask = [0x12u8, 0x34, 0x56, 0x78];
+    let mut out = vec![0x80 | opcode];
+    match payload.len() {
+        n if n < 126 => out.push(0x80 | n as u8),
+        n if n <= 0xffff => {
+            out.push(0x80 | 126);
+            out.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            out.push(0x80 | 127);
+            out.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+    }
+    out.extend_from_slice(&mask);
+    out.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    out
+}
+
+/// Reads server frames from a raw socket until a close frame; returns its
+/// code and reason, or `None` if the stream ended first.
+pub async fn raw_read_until_close(s: &mut TcpStream) -> Option<(u16, String)> {
+    use tokio::io::AsyncReadExt;
+    loop {
+        let mut h = [0u8; 2];
+        if s.read_exact(&mut h).await.is_err() {
+            return None;
+        }
+        let mut len = u64::from(h[1] & 0x7f);
+        if len == 126 {
+            let mut l = [0u8; 2];
+            s.read_exact(&mut l).await.ok()?;
+            len = u64::from(u16::from_be_bytes(l));
+        } else if len == 127 {
+            let mut l = [0u8; 8];
+            s.read_exact(&mut l).await.ok()?;
+            len = u64::from_be_bytes(l);
+        }
+        let mut payload = vec![0u8; len as usize];
+        s.read_exact(&mut payload).await.ok()?;
+        if h[0] & 0x0f == 0x8 {
+            let code = u16::from_be_bytes([payload[0], payload[1]]);
+            return Some((code, String::from_utf8_lossy(&payload[2..]).into_owned()));
+        }
+    }
+}
