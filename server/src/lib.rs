@@ -123,7 +123,7 @@ impl Server {
             shutdown.clone(),
             tasks.clone(),
         ));
-        tracing::info!("listening on {addr}");
+        tracing::info!("listening on {addr} (board: http://{addr}/  feed: ws://{addr}/ws/market)");
         Ok(Self {
             addr,
             hub,
