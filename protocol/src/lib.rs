@@ -40,5 +40,5 @@ pub use snapshot::{ForeignFlow, IndexQuote, MarketSnapshot, PriceLevel, Quote, T
 /// Bumped on every incompatible change of the JSON shapes.
 pub const PROTOCOL_VERSION: u32 = 1;
 
-/// Number of best bid and best ask levels carried by every [`Quote`].
+/// Most best-bid and best-ask levels a [`Quote`] carries (fewer at a band limit).
 pub const BOOK_DEPTH: usize = 3;

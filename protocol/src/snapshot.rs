@@ -71,9 +71,12 @@ pub struct Quote {
     pub total_volume: u64,
     /// Matched value of the session, in VND.
     pub total_value: u64,
-    /// Best bids, best first ([`crate::BOOK_DEPTH`] levels).
+    /// Best bids, best first: up to [`crate::BOOK_DEPTH`] levels, fewer
+    /// when the band limit leaves no room (a stock locked at its floor has
+    /// no bids below it).
     pub bids: Vec<PriceLevel>,
-    /// Best asks, best first ([`crate::BOOK_DEPTH`] levels).
+    /// Best asks, best first: up to [`crate::BOOK_DEPTH`] levels, fewer
+    /// at the ceiling.
     pub asks: Vec<PriceLevel>,
     /// Shares bought by foreign investors this session.
     pub foreign_buy: u64,
