@@ -30,9 +30,11 @@ have="$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" || true
 rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown \
   || die "rust target wasm32-unknown-unknown missing (rustup target add wasm32-unknown-unknown)"
 
-opt_args=()
+# wasm-pack's own wasm-opt step ignores per-profile flags for a custom
+# --profile, so it is always disabled and wasm-opt runs below instead.
+wasm_opt=""
 case "${MARKETFEED_WASM_OPT:-auto}" in
-  off) opt_args=(--no-opt) ;;
+  off) ;;
   auto)
     bin="$root/tests/browser/node_modules/.bin"
     if [[ ! -x "$bin/wasm-opt" ]] && command -v npm >/dev/null; then
@@ -40,11 +42,10 @@ case "${MARKETFEED_WASM_OPT:-auto}" in
       npm ci --prefix tests/browser --no-audit --no-fund >&2 || say "npm ci failed"
     fi
     if [[ -x "$bin/wasm-opt" ]]; then
-      export PATH="$bin:$PATH"
-      say "wasm-opt: $("$bin/wasm-opt" --version) (npm binaryen)"
+      wasm_opt="$bin/wasm-opt"
+      say "wasm-opt: $("$wasm_opt" --version) (npm binaryen)"
     else
       say "npm binaryen not available: building without wasm-opt"
-      opt_args=(--no-opt)
     fi
     ;;
   *) die "MARKETFEED_WASM_OPT must be auto or off" ;;
@@ -53,7 +54,15 @@ esac
 build() { # target out-dir
   say "wasm-pack build --target $1 -> web-client/$2"
   wasm-pack --quiet build web-client --mode no-install --target "$1" --out-dir "$2" \
-    --profile wasm-release "${opt_args[@]}" >&2
+    --profile wasm-release --no-opt >&2
+  local wasm="web-client/$2/marketfeed_web_client_bg.wasm"
+  if [[ -n "$wasm_opt" ]]; then
+    # Features rustc enables by default for wasm32-unknown-unknown.
+    "$wasm_opt" "$wasm" -o "$wasm.opt" -Oz --strip-debug --strip-producers \
+      --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+      --enable-mutable-globals --enable-reference-types --enable-multivalue
+    mv "$wasm.opt" "$wasm"
+  fi
   cp web-client/README.md "web-client/$2/README.md"
 }
 
