@@ -5,7 +5,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Parser, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::auth::Secret;
 
 /// Every default setting, in one place.
 pub mod defaults {
@@ -31,6 +33,118 @@ pub mod defaults {
     pub const SEED: u64 = 30;
     /// Directory served at `/` when `--www-dir` is not given and it exists.
     pub const WWW_DIR: &str = "www";
+    /// WebSocket clients connected at once, all addresses together. Above
+    /// the 15,000 of the benchmark, below what one process's default
+    /// descriptor limit (raised to 65,536 by most service managers) allows.
+    pub const MAX_CONNECTIONS: usize = 20_000;
+    /// WebSocket clients connected at once from one IP address. Loopback
+    /// peers are exempt unless `--limit-loopback` is given: on loopback the
+    /// peer is the host itself — a local reverse proxy carrying every
+    /// client, or a benchmark.
+    pub const MAX_CONNECTIONS_PER_IP: usize = 1000;
+    /// Sustained client messages per second per connection. The web client
+    /// sends one keep-alive every few seconds; an app doing
+    /// subscribe/unsubscribe bursts stays well under this.
+    pub const CLIENT_MSG_RATE: u32 = 10;
+    /// Client messages allowed in a burst above the sustained rate.
+    pub const CLIENT_MSG_BURST: u32 = 40;
+    /// `Retry-After` sent with 503 and 429 answers, seconds.
+    pub const RETRY_AFTER_SECS: u64 = 5;
+    /// How long `/readyz` answers 503 (and new upgrades are refused) before
+    /// shutdown closes the connections.
+    pub const DRAIN_DELAY: Duration = Duration::ZERO;
+    /// Lifetime of a token minted by the `token` subcommand.
+    pub const TOKEN_TTL: Duration = Duration::from_secs(3600);
+    /// Environment variable holding the token secret (never a flag: flags
+    /// show up in `ps`).
+    pub const AUTH_SECRET_ENV: &str = "MARKETFEED_AUTH_SECRET";
+}
+
+/// Why the configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The secret file could not be read.
+    #[error("cannot read the auth secret file {}: {source}", path.display())]
+    SecretFile {
+        /// The path given.
+        path: PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// The secret is too short for HS256.
+    #[error("the auth secret must be at least {min} bytes (got {len}); generate one with `openssl rand -hex 32`")]
+    SecretTooShort {
+        /// Bytes required.
+        min: usize,
+        /// Bytes given.
+        len: usize,
+    },
+    /// `token` was asked for without any secret.
+    #[error("no auth secret: give --auth-secret-file or set MARKETFEED_AUTH_SECRET")]
+    NoSecret,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+/// The command line: serve (the default) or mint a token.
+#[derive(Debug, Parser)]
+#[command(
+    name = "marketfeed-server",
+    version,
+    about = "Broadcast VN30 market snapshots over WebSocket",
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    /// What to do instead of serving.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Server settings.
+    #[command(flatten)]
+    pub config: Config,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print a signed token (HS256 JWT) for a client, using the server's secret.
+    Token(TokenArgs),
+}
+
+/// Settings of the `token` subcommand.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TokenArgs {
+    /// Subject (`sub`) of the token, recorded in the connection's log lines.
+    #[arg(long)]
+    pub subject: String,
+    /// Lifetime of the token (e.g. `1h`, `15m`).
+    #[arg(long, default_value = "1h", value_parser = parse_positive_duration)]
+    pub ttl: Duration,
+    /// File holding the token secret (same as the server's).
+    #[arg(long, env = "MARKETFEED_AUTH_SECRET_FILE")]
+    pub auth_secret_file: Option<PathBuf>,
+}
+
+/// Reads the secret from `file` when given, else from
+/// `MARKETFEED_AUTH_SECRET`; `None` when neither is set.
+pub fn load_secret(file: Option<&std::path::Path>) -> Result<Option<Secret>, ConfigError> {
+    let raw = match file {
+        Some(path) => std::fs::read(path).map_err(|source| ConfigError::SecretFile {
+            path: path.to_path_buf(),
+            source,
+        })?,
+        None => match std::env::var_os(defaults::AUTH_SECRET_ENV) {
+            Some(v) if !v.is_empty() => v.into_encoded_bytes(),
+            _ => return Ok(None),
+        },
+    };
+    Secret::new(raw).map(Some)
 }
 
 /// What to do with a client whose queue is full or that has fallen behind.
@@ -54,6 +168,12 @@ pub enum SlowClientPolicy {
     about = "Broadcast VN30 market snapshots over WebSocket"
 )]
 pub struct Config {
+    /// Token secret, read from `--auth-secret-file` or
+    /// `MARKETFEED_AUTH_SECRET` by [`Config::load_secret`]; `None` turns
+    /// authentication off.
+    #[arg(skip)]
+    pub auth_secret: Option<Secret>,
+
     /// Address to listen on.
     #[arg(long, env = "MARKETFEED_BIND", default_value = defaults::BIND)]
     pub bind: SocketAddr,
@@ -105,6 +225,44 @@ pub struct Config {
     /// Runtime worker threads; 0 means one per core.
     #[arg(long, env = "MARKETFEED_WORKERS", default_value_t = 0)]
     pub workers: usize,
+
+    /// File holding the HS256 token secret (32+ bytes); turns authentication on.
+    /// The secret may instead be given in MARKETFEED_AUTH_SECRET.
+    #[arg(long, env = "MARKETFEED_AUTH_SECRET_FILE")]
+    pub auth_secret_file: Option<PathBuf>,
+
+    /// Browser origin allowed to open the feed (exact, e.g. `https://board.example.com`);
+    /// repeatable, env as a comma list. None given: every origin is allowed.
+    #[arg(long = "allowed-origin", env = "MARKETFEED_ALLOWED_ORIGINS", value_delimiter = ',', value_parser = parse_origin)]
+    pub allowed_origins: Vec<String>,
+
+    /// WebSocket clients at once; beyond it the handshake gets 503.
+    #[arg(long, env = "MARKETFEED_MAX_CONNECTIONS", default_value_t = defaults::MAX_CONNECTIONS, value_parser = parse_queue)]
+    pub max_connections: usize,
+
+    /// WebSocket clients at once from one IP; beyond it the handshake gets 429.
+    #[arg(long, env = "MARKETFEED_MAX_CONNECTIONS_PER_IP", default_value_t = defaults::MAX_CONNECTIONS_PER_IP, value_parser = parse_queue)]
+    pub max_connections_per_ip: usize,
+
+    /// Apply --max-connections-per-ip to loopback peers too (exempt by default).
+    #[arg(long, env = "MARKETFEED_LIMIT_LOOPBACK")]
+    pub limit_loopback: bool,
+
+    /// Sustained messages per second a client may send; a flood closes with 1008.
+    #[arg(long, env = "MARKETFEED_CLIENT_MSG_RATE", default_value_t = defaults::CLIENT_MSG_RATE, value_parser = clap::value_parser!(u32).range(1..))]
+    pub client_msg_rate: u32,
+
+    /// Messages a client may send in a burst above the sustained rate.
+    #[arg(long, env = "MARKETFEED_CLIENT_MSG_BURST", default_value_t = defaults::CLIENT_MSG_BURST, value_parser = clap::value_parser!(u32).range(1..))]
+    pub client_msg_burst: u32,
+
+    /// On shutdown, how long /readyz answers 503 before clients are closed.
+    #[arg(long, env = "MARKETFEED_DRAIN_DELAY", default_value = "0s", value_parser = humantime::parse_duration)]
+    pub drain_delay: Duration,
+
+    /// Log line format.
+    #[arg(long, env = "MARKETFEED_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
 }
 
 impl Config {
@@ -113,6 +271,13 @@ impl Config {
         // Parsing an empty command line only fails if a default is invalid,
         // which the `defaults_parse` test rules out.
         Self::try_parse_from(["marketfeed-server"]).expect("defaults parse")
+    }
+
+    /// Fills [`Config::auth_secret`] from `--auth-secret-file` or
+    /// `MARKETFEED_AUTH_SECRET`.
+    pub fn load_secret(&mut self) -> Result<(), ConfigError> {
+        self.auth_secret = load_secret(self.auth_secret_file.as_deref())?;
+        Ok(())
     }
 
     /// Time after which a silent client is closed.
@@ -146,6 +311,20 @@ fn parse_message_size(s: &str) -> Result<usize, String> {
     }
 }
 
+/// `scheme://host[:port]`, lower-cased, without a trailing slash: the
+/// form browsers put in the `Origin` header.
+fn parse_origin(s: &str) -> Result<String, String> {
+    let origin = s.trim().trim_end_matches('/').to_ascii_lowercase();
+    let rest = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"))
+        .ok_or("an origin starts with http:// or https://")?;
+    if rest.is_empty() || rest.contains(['/', '?', '#', '*', ' ']) {
+        return Err("an origin is scheme://host[:port], without path or wildcard".into());
+    }
+    Ok(origin)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,6 +346,60 @@ mod tests {
         assert_eq!(c.request_timeout, defaults::REQUEST_TIMEOUT);
         assert_eq!(c.seed, defaults::SEED);
         assert_eq!(c.www_dir, None);
+        assert_eq!(c.max_connections, defaults::MAX_CONNECTIONS);
+        assert_eq!(c.max_connections_per_ip, defaults::MAX_CONNECTIONS_PER_IP);
+        assert_eq!(c.client_msg_rate, defaults::CLIENT_MSG_RATE);
+        assert_eq!(c.client_msg_burst, defaults::CLIENT_MSG_BURST);
+        assert_eq!(c.drain_delay, defaults::DRAIN_DELAY);
+        assert!(c.allowed_origins.is_empty());
+        assert!(c.auth_secret.is_none());
+        assert!(!c.limit_loopback);
+        assert_eq!(c.log_format, LogFormat::Text);
+    }
+
+    #[test]
+    fn origins_are_normalised() {
+        let c = parse(&[
+            "--allowed-origin",
+            "https://Board.Example.com/",
+            "--allowed-origin",
+            "http://localhost:8080",
+        ])
+        .expect("ok");
+        assert_eq!(
+            c.allowed_origins,
+            ["https://board.example.com", "http://localhost:8080"]
+        );
+        for bad in [
+            "board.example.com",
+            "https://*.example.com",
+            "https://a.com/path",
+        ] {
+            assert!(parse(&["--allowed-origin", bad]).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn token_subcommand_parses() {
+        let cli = Cli::try_parse_from([
+            "marketfeed-server",
+            "token",
+            "--subject",
+            "ops",
+            "--ttl",
+            "15m",
+        ])
+        .expect("ok");
+        match cli.command {
+            Some(Command::Token(t)) => {
+                assert_eq!(t.subject, "ops");
+                assert_eq!(t.ttl, Duration::from_secs(900));
+            }
+            None => panic!("no subcommand"),
+        }
+        let serve = Cli::try_parse_from(["marketfeed-server", "--seed", "7"]).expect("ok");
+        assert!(serve.command.is_none());
+        assert_eq!(serve.config.seed, 7);
     }
 
     #[test]
@@ -187,6 +420,9 @@ mod tests {
             &["--bind", "localhost"],
             &["--max-message-size", "10"],
             &["--slow-client-policy", "ignore"],
+            &["--max-connections", "0"],
+            &["--client-msg-rate", "0"],
+            &["--log-format", "xml"],
         ] {
             assert!(parse(args).is_err(), "{args:?} should be rejected");
         }

@@ -20,6 +20,12 @@ pub enum ServerError {
         /// The path given.
         path: PathBuf,
     },
+    /// The configuration cannot be used (e.g. the auth secret).
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// A token could not be minted.
+    #[error(transparent)]
+    Auth(#[from] crate::auth::AuthError),
     /// Another I/O failure while starting.
     #[error("{context}: {source}")]
     Io {

@@ -22,7 +22,12 @@
 //! * [`ws`] — WebSocket framing and handshake (server side of RFC 6455).
 //! * [`routes`], [`upgrade`], [`http`] — warp filters, the upgrade, and the
 //!   accept loop in front of them.
+//! * [`auth`], [`origin`], [`limits`], [`ratelimit`] — who may connect
+//!   (HS256 tokens, `Origin` allow-list, connection slots) and how much a
+//!   connection may send.
+//! * [`metrics`] — Prometheus metrics behind `GET /metrics`, and readiness.
 
+pub mod auth;
 pub mod client;
 pub mod clock;
 pub mod config;
@@ -30,6 +35,10 @@ pub mod error;
 pub mod feed;
 pub mod http;
 pub mod hub;
+pub mod limits;
+pub mod metrics;
+pub mod origin;
+pub mod ratelimit;
 pub mod routes;
 pub mod session;
 pub mod state;
@@ -46,7 +55,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-pub use config::{Config, SlowClientPolicy};
+pub use config::{Cli, Command, Config, ConfigError, LogFormat, SlowClientPolicy};
 pub use error::ServerError;
 pub use hub::{Hub, HubStats};
 
@@ -62,8 +71,12 @@ pub struct Server {
     addr: SocketAddr,
     hub: Hub,
     shutdown: CancellationToken,
+    draining: CancellationToken,
     tasks: TaskTracker,
     drain: std::time::Duration,
+    drain_delay: std::time::Duration,
+    metrics: metrics::Metrics,
+    limiter: limits::Limiter,
 }
 
 impl Server {
@@ -89,16 +102,34 @@ impl Server {
             client_queue: config.client_queue,
         });
         let shutdown = CancellationToken::new();
+        let draining = CancellationToken::new();
         let tasks = TaskTracker::new();
+        warn_if_open(&config, addr);
+        let metrics = metrics::Metrics::new(hub.clone(), draining.clone());
+        let limiter = limits::Limiter::new(limits::LimitConfig {
+            max: config.max_connections,
+            per_ip: config.max_connections_per_ip,
+            limit_loopback: config.limit_loopback,
+        });
         let state = AppState {
             hub: hub.clone(),
             hello: hello_frame(&config, &source.symbols()),
             session: SessionConfig {
                 max_message_size: config.max_message_size,
                 close_wait: config.shutdown_drain,
+                rate: ratelimit::RateConfig {
+                    rate: config.client_msg_rate,
+                    burst: config.client_msg_burst,
+                },
             },
             shutdown: shutdown.clone(),
+            draining: draining.clone(),
             tasks: tasks.clone(),
+            auth: config.auth_secret.as_ref().map(auth::Authenticator::new),
+            origins: origin::OriginPolicy::new(config.allowed_origins.clone()),
+            limiter: limiter.clone(),
+            metrics: metrics.clone(),
+            retry_after_secs: config::defaults::RETRY_AFTER_SECS,
         };
         tasks.spawn(ticker::run_ticker(
             source,
@@ -128,8 +159,12 @@ impl Server {
             addr,
             hub,
             shutdown,
+            draining,
             tasks,
             drain: config.shutdown_drain,
+            drain_delay: config.drain_delay,
+            metrics,
+            limiter,
         })
     }
 
@@ -148,10 +183,28 @@ impl Server {
         &self.hub
     }
 
-    /// Stops accepting, stops the ticker, closes every client with 1001
-    /// "going away" and waits up to the drain bound for them to go.
+    /// The Prometheus metrics served at `/metrics`.
+    pub fn metrics(&self) -> &metrics::Metrics {
+        &self.metrics
+    }
+
+    /// Connection slots held now (WebSocket sessions and handshakes past
+    /// the limit check).
+    pub fn connection_slots(&self) -> usize {
+        self.limiter.held()
+    }
+
+    /// Turns `/readyz` to 503 and refuses new upgrades for `--drain-delay`
+    /// (so load balancers stop sending clients), then stops accepting,
+    /// stops the ticker, closes every client with 1001 "going away" and
+    /// waits up to the drain bound for them to go.
     pub async fn shutdown(self) {
         tracing::info!(clients = self.hub.stats().clients, "shutting down");
+        self.draining.cancel();
+        if !self.drain_delay.is_zero() {
+            tracing::info!(delay = ?self.drain_delay, "draining: /readyz answers 503");
+            tokio::time::sleep(self.drain_delay).await;
+        }
         self.shutdown.cancel();
         self.hub
             .close_all(CloseCode::GOING_AWAY.as_u16(), "going away");
@@ -188,6 +241,20 @@ pub async fn run(
     shutdown.await;
     server.shutdown().await;
     Ok(())
+}
+
+/// Says at startup whether anyone may connect.
+fn warn_if_open(config: &Config, addr: SocketAddr) {
+    if config.auth_secret.is_some() {
+        tracing::info!("authentication on: clients need an HS256 token (query `token` or Authorization: Bearer)");
+    } else if addr.ip().is_loopback() {
+        tracing::warn!("authentication off: set --auth-secret-file or MARKETFEED_AUTH_SECRET to require tokens");
+    } else {
+        tracing::warn!(
+            "AUTHENTICATION OFF on non-loopback address {addr}: ANYONE who can reach it may connect; \
+             set --auth-secret-file or MARKETFEED_AUTH_SECRET"
+        );
+    }
 }
 
 fn hello_frame(config: &Config, symbols: &[String]) -> bytes::Bytes {

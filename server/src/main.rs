@@ -1,25 +1,49 @@
 //! `marketfeed-server`: parse the configuration, bind, serve until SIGINT
-//! or SIGTERM, then shut down gracefully.
+//! or SIGTERM, then shut down gracefully. `marketfeed-server token` prints
+//! a signed token instead.
 
 use std::process::ExitCode;
 
 use clap::Parser;
-use marketfeed_server::{run, Config, ServerError};
+use marketfeed_server::config::{load_secret, TokenArgs};
+use marketfeed_server::{auth, run, Cli, Command, Config, ConfigError, LogFormat, ServerError};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
-    let config = match Config::try_parse() {
-        Ok(config) => config,
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
         Err(e) if !e.use_stderr() => e.exit(), // --help, --version
         Err(e) => return fail(&first_line(&e.to_string())),
     };
-    init_logging();
+    let mut config = match cli.command {
+        Some(Command::Token(args)) => return print_token(&args),
+        None => cli.config,
+    };
+    if let Err(e) = config.load_secret() {
+        return fail(&e.to_string());
+    }
+    init_logging(config.log_format);
     let runtime = match build_runtime(config.workers) {
         Ok(rt) => rt,
         Err(e) => return fail(&format!("cannot start the runtime: {e}")),
     };
     match runtime.block_on(serve(config)) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&e.to_string()),
+    }
+}
+
+/// `token`: one line on stdout, the token, nothing else.
+fn print_token(args: &TokenArgs) -> ExitCode {
+    let minted = load_secret(args.auth_secret_file.as_deref())
+        .and_then(|s| s.ok_or(ConfigError::NoSecret))
+        .map_err(ServerError::from)
+        .and_then(|secret| Ok(auth::mint(&secret, &args.subject, args.ttl)?));
+    match minted {
+        Ok(token) => {
+            println!("{token}");
+            ExitCode::SUCCESS
+        }
         Err(e) => fail(&e.to_string()),
     }
 }
@@ -67,9 +91,13 @@ async fn shutdown_signal() {
     }
 }
 
-fn init_logging() {
+fn init_logging(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).init();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+    }
 }
 
 fn first_line(s: &str) -> String {

@@ -4,6 +4,8 @@
 //! |---|---|
 //! | `GET /ws/market` | WebSocket upgrade: `hello`, the newest snapshot, then one per tick |
 //! | `GET /healthz` | `ok` while the process runs |
+//! | `GET /readyz` | 200 once the feed produced a snapshot; 503 before, and while draining |
+//! | `GET /metrics` | Prometheus/OpenMetrics text (see [`crate::metrics`]) |
 //! | `GET /` and files | the price board from `--www-dir` |
 
 use std::convert::Infallible;
@@ -22,8 +24,12 @@ pub fn routes(
     state: AppState,
     www: Option<PathBuf>,
 ) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone {
-    ws_market(state)
+    ws_market(state.clone())
         .or(healthz())
+        .unify()
+        .or(readyz(state.clone()))
+        .unify()
+        .or(metrics(state))
         .unify()
         .or(static_files(www))
         .unify()
@@ -36,6 +42,7 @@ pub fn ws_market(state: AppState) -> impl Filter<Extract = (Response,), Error = 
     warp::path!("ws" / "market")
         .and(warp::get())
         .and(warp::header::headers_cloned())
+        .and(optional_query())
         .and(warp::ext::optional::<OnUpgrade>())
         .and(warp::ext::optional::<PeerAddr>())
         .and(with_state(state))
@@ -47,6 +54,45 @@ pub fn healthz() -> impl Filter<Extract = (Response,), Error = Rejection> + Clon
     warp::path!("healthz")
         .and(warp::get())
         .map(|| "ok\n".into_response())
+}
+
+/// `GET /readyz`: whether a load balancer should send new clients.
+pub fn readyz(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!("readyz")
+        .and(warp::get())
+        .and(with_state(state))
+        .map(|state: AppState| {
+            if crate::metrics::is_ready(&state.hub, &state.draining) {
+                "ready\n".into_response()
+            } else if state.draining.is_cancelled() {
+                reject(StatusCode::SERVICE_UNAVAILABLE, "draining")
+            } else {
+                reject(StatusCode::SERVICE_UNAVAILABLE, "no snapshot yet")
+            }
+        })
+}
+
+/// `GET /metrics`.
+pub fn metrics(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!("metrics")
+        .and(warp::get())
+        .and(with_state(state))
+        .map(|state: AppState| {
+            warp::reply::with_header(
+                state.metrics.render(),
+                "content-type",
+                crate::metrics::CONTENT_TYPE,
+            )
+            .into_response()
+        })
+}
+
+/// The raw query string, `None` when the URI has none.
+fn optional_query() -> impl Filter<Extract = (Option<String>,), Error = Infallible> + Clone {
+    warp::query::raw()
+        .map(Some)
+        .or(warp::any().map(|| None))
+        .unify()
 }
 
 /// The board: files under `www`, `index.html` at `/`.

@@ -9,8 +9,10 @@
 //! | 1001 `going away` | server shutdown |
 //! | 1002 | framing violation (unmasked frame, bad opcode, …) |
 //! | 1007 | text frame that is not UTF-8 |
+//! | 1008 `message rate limit exceeded` | more messages than `--client-msg-rate`/`--client-msg-burst` allow |
 //! | 1009 | message over `--max-message-size` |
 //! | 4000 `heartbeat timeout` | nothing received for heartbeat interval + timeout |
+//! | 4001 `token expired` | the connection's token reached its `exp` |
 //!
 //! A well-framed message the server cannot act on (bad JSON, unknown
 //! `type`, binary data) is answered with an `error` message and the
@@ -26,6 +28,7 @@ use tokio::time::{sleep_until, Instant};
 
 use crate::client::{Client, Flush};
 use crate::hub::Hub;
+use crate::ratelimit::{RateConfig, TokenBucket};
 use crate::ws::close::CloseCode;
 use crate::ws::frame;
 use crate::ws::reader::{FrameReader, Incoming, ReadError};
@@ -40,6 +43,8 @@ pub struct SessionConfig {
     pub max_message_size: usize,
     /// How long to wait for the client's close frame after sending ours.
     pub close_wait: Duration,
+    /// Inbound message rate limit (every frame but Close counts).
+    pub rate: RateConfig,
 }
 
 /// Why a connection ended, for the disconnect log line.
@@ -72,13 +77,22 @@ impl std::fmt::Display for Ended {
 }
 
 /// Serves one registered client until the connection ends, then removes
-/// it from the hub and logs the disconnect.
-pub async fn run(client: Arc<Client>, hub: Hub, leftover: Bytes, cfg: SessionConfig) {
+/// it from the hub, logs the disconnect and says why it ended. With
+/// `expires_at`, the connection is closed with 4001 at that instant.
+pub async fn run(
+    client: Arc<Client>,
+    hub: Hub,
+    leftover: Bytes,
+    cfg: SessionConfig,
+    expires_at: Option<Instant>,
+) -> Ended {
     let mut session = Session {
         client: &client,
         reader: FrameReader::new(cfg.max_message_size),
         peer_closed: None,
         discarding: false,
+        bucket: TokenBucket::new(cfg.rate, std::time::Instant::now()),
+        expires_at,
     };
     let ended = session.drive(leftover, cfg.close_wait).await;
     hub.unregister(&client);
@@ -91,6 +105,7 @@ pub async fn run(client: Arc<Client>, hub: Hub, leftover: Bytes, cfg: SessionCon
         secs = client.connected_at().elapsed().as_secs(),
         "client disconnected"
     );
+    ended
 }
 
 struct Session<'a> {
@@ -100,6 +115,10 @@ struct Session<'a> {
     peer_closed: Option<u16>,
     /// A protocol error was answered with a close: ignore further data.
     discarding: bool,
+    /// Inbound message budget.
+    bucket: TokenBucket,
+    /// When the connection's token expires.
+    expires_at: Option<Instant>,
 }
 
 impl Session<'_> {
@@ -139,6 +158,10 @@ impl Session<'_> {
                         Ok(false) => return Ended::Eof,
                         Err(e) => return Ended::Io(e.to_string()),
                     }
+                }
+                () = sleep_until(self.expires_at.unwrap_or_else(Instant::now)), if self.expires_at.is_some() => {
+                    self.expires_at = None;
+                    self.expired();
                 }
                 () = sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
                     let req = self.client.close_request();
@@ -196,7 +219,39 @@ impl Session<'_> {
         // the stream is no longer at a frame boundary.
     }
 
+    /// The token reached its `exp`: close with 4001 so the client fetches
+    /// a fresh one.
+    fn expired(&mut self) {
+        if !self.discarding && self.peer_closed.is_none() {
+            tracing::debug!(client = self.client.id(), "token expired");
+            self.discarding = true;
+            let code = CloseCode::TOKEN_EXPIRED;
+            self.client.request_close(code.as_u16(), code.reason());
+        }
+    }
+
+    /// Takes one message from the budget; a flood closes with 1008.
+    fn within_rate(&mut self) -> bool {
+        if self.bucket.allow(std::time::Instant::now()) {
+            return true;
+        }
+        tracing::debug!(client = self.client.id(), "message rate limit exceeded");
+        self.discarding = true;
+        self.client.request_close(
+            CloseCode::POLICY_VIOLATION.as_u16(),
+            "message rate limit exceeded",
+        );
+        false
+    }
+
     fn handle(&mut self, event: Incoming) {
+        if !matches!(event, Incoming::Close(_))
+            && !self.discarding
+            && self.peer_closed.is_none()
+            && !self.within_rate()
+        {
+            return;
+        }
         match event {
             Incoming::Close(code) => {
                 let code = code.map_or(CloseCode::NORMAL.as_u16(), |(c, _)| c);

@@ -6,7 +6,11 @@ use bytes::Bytes;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::auth::Authenticator;
 use crate::hub::Hub;
+use crate::limits::Limiter;
+use crate::metrics::Metrics;
+use crate::origin::OriginPolicy;
 use crate::session::SessionConfig;
 
 /// Shared server state, cloned into filters and tasks.
@@ -20,8 +24,21 @@ pub struct AppState {
     pub session: SessionConfig,
     /// Fires when the server starts shutting down.
     pub shutdown: CancellationToken,
+    /// Fires when shutdown begins, `--drain-delay` before `shutdown`:
+    /// `/readyz` answers 503 and new upgrades are refused from then on.
+    pub draining: CancellationToken,
     /// Tracks every connection and WebSocket task so shutdown can wait.
     pub tasks: TaskTracker,
+    /// Token verifier; `None` when authentication is off.
+    pub auth: Option<Authenticator>,
+    /// The `Origin` allow-list.
+    pub origins: OriginPolicy,
+    /// Connection slots, global and per IP.
+    pub limiter: Limiter,
+    /// Prometheus metrics.
+    pub metrics: Metrics,
+    /// `Retry-After` seconds on 503/429 answers.
+    pub retry_after_secs: u64,
 }
 
 /// Remote address of the connection a request arrived on.
