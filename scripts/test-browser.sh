@@ -104,7 +104,7 @@ run_wasm_tests() {
   MARKETFEED_WS_URL="$(json "$wasm_info" wsUrl)" \
   MARKETFEED_CONTROL_URL="$(json "$wasm_info" controlUrl)" \
   WASM_BINDGEN_TEST_TIMEOUT="${MARKETFEED_BROWSER_TEST_TIMEOUT:-180}" \
-    wasm-pack test --headless --chromedriver "$chromedriver" --mode no-install web-client
+    wasm-pack test --headless --chrome --chromedriver "$chromedriver" --mode no-install web-client
 }
 step "wasm-pack test --headless --chrome (live server)" run_wasm_tests
 

@@ -31,3 +31,7 @@ mod client;
 
 #[cfg(target_arch = "wasm32")]
 pub use client::MarketClient;
+
+// Under `wasm-pack test --chrome` the pure unit tests run in the browser too.
+#[cfg(all(test, target_arch = "wasm32"))]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
