@@ -426,3 +426,46 @@ async fn invalid_arguments_throw() {
         );
     }
 }
+
+fn fire(kind: &str) {
+    let window = web_sys::window().expect("a window");
+    let event = web_sys::Event::new(kind).expect("an event");
+    window.dispatch_event(&event).expect("dispatched");
+}
+
+#[wasm_bindgen_test]
+async fn offline_waits_and_online_retries_at_once() {
+    let Some((url, _)) = urls() else { return };
+    let _server = lock_server().await;
+    let h = Harness::new(url, &[("initialDelayMs", 200.0), ("maxDelayMs", 400.0)]);
+    h.wait_open_with_snapshots(0, 10_000.0).await;
+    control("/stop").await;
+    h.wait("reconnecting", 5_000.0, |h| {
+        h.client.state() == "reconnecting"
+    })
+    .await;
+    fire("offline");
+    h.wait("waiting for the network", 5_000.0, |h| {
+        get(&h.client.status(), "waitingForNetwork").as_bool() == Some(true)
+    })
+    .await;
+    let attempts = h.client.reconnect_attempts();
+    let statuses = h.log.borrow().statuses.len();
+    control("/start").await;
+    // Offline: no attempt is made although the server is back.
+    TimeoutFuture::new(1_200).await;
+    assert_eq!(h.client.state(), "reconnecting");
+    assert_eq!(h.client.reconnect_attempts(), attempts);
+    assert_eq!(
+        h.log.borrow().statuses.len(),
+        statuses,
+        "no attempt while offline"
+    );
+    let online_at = now();
+    fire("online");
+    assert_eq!(h.client.state(), "connecting", "online retries at once");
+    h.wait_open_with_snapshots(h.snapshot_count(), 5_000.0)
+        .await;
+    assert!(now() - online_at < 3_000.0);
+    h.client.close();
+}
