@@ -23,17 +23,20 @@ say() { printf '[test-browser] %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
 
 work="$(mktemp -d)"
+# Job control: every background job (supervisor, test step) gets its own
+# process group, so cleanup can stop it with all its children (chromedriver,
+# chromium, the server) by signalling the group.
+set -m
 pids=()
 cleanup() {
   local status=$?
+  trap - INT TERM
   for pid in "${pids[@]}"; do
-    if kill -0 "$pid" 2>/dev/null; then
-      kill -TERM "$pid" 2>/dev/null || true
-    fi
+    kill -TERM -- "-$pid" 2>/dev/null || true
   done
   for pid in "${pids[@]}"; do
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
+    for _ in $(seq 60); do kill -0 -- "-$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL -- "-$pid" 2>/dev/null || true
   done
   if [[ $status -ne 0 && -d "$work" ]]; then
     for f in "$work"/*.log; do [[ -f "$f" ]] && { say "---- $(basename "$f") (tail)"; tail -n 40 "$f" >&2; }; done
@@ -75,7 +78,10 @@ passed=()
 step() { # name command...
   local name="$1"; shift
   say "== $name"
-  if "$@"; then passed+=("$name"); else failed+=("$name"); say "FAILED: $name"; fi
+  "$@" &
+  local pid=$!
+  pids+=("$pid")
+  if wait "$pid"; then passed+=("$name"); else failed+=("$name"); say "FAILED: $name"; fi
 }
 
 step "tsc type-check of the generated .d.ts" tests/browser/node_modules/.bin/tsc -p tests/browser/tsconfig.json
