@@ -3,8 +3,14 @@ import init, { MarketClient } from "./pkg/marketfeed_web_client.js";
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
-const wsUrl = params.get("ws") ??
-  `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws/market`;
+// ?ws=URL overrides the feed address; ?token=T is passed on to the feed
+// (servers started with authentication read it from the query).
+const wsUrl = (() => {
+  const url = new URL(params.get("ws") ??
+    `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws/market`);
+  if (params.has("token")) url.searchParams.set("token", params.get("token"));
+  return url.href;
+})();
 
 // ---- formatting -----------------------------------------------------------
 const nf = new Intl.NumberFormat("en-US");
