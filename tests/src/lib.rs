@@ -1,1 +1,14 @@
-//! Cross-crate tests live in `tests/`; this library is empty.
+//! Cross-crate test support for marketfeed.
+//!
+//! The integration tests live in `tests/`; this library holds the tools they
+//! and the benchmarks drive:
+//!
+//! * [`loadgen`] — the WebSocket load generator behind `marketfeed-loadgen`:
+//!   thousands of raw-socket clients measuring per-message delivery latency
+//!   with kernel receive timestamps.
+//! * [`sendfloor`] — the "kernel floor" behind `marketfeed-sendfloor`: the
+//!   cost of a plain loop writing one frame to N loopback sockets, to compare
+//!   the server's fan-out time against.
+
+pub mod loadgen;
+pub mod sendfloor;

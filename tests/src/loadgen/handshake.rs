@@ -1,0 +1,130 @@
+//! The client side of the WebSocket opening handshake (RFC 6455 §4.1).
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Largest response head accepted, bytes.
+const MAX_HEAD: usize = 8 * 1024;
+
+/// Why the upgrade failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HandshakeError {
+    /// Socket error while writing the request or reading the response.
+    #[error("i/o during handshake: {0}")]
+    Io(#[from] std::io::Error),
+    /// The server closed the connection before a full response head.
+    #[error("connection closed during handshake")]
+    Closed,
+    /// The response head exceeded [`MAX_HEAD`] bytes.
+    #[error("handshake response head too long")]
+    TooLong,
+    /// The server answered something other than `101 Switching Protocols`.
+    #[error("upgrade refused: {0}")]
+    Refused(String),
+}
+
+/// Standard base64 of `bytes` (for the `Sec-WebSocket-Key`).
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, b)| acc | u32::from(*b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// The upgrade request for `host` (authority) and `path`, with `key_bytes`
+/// as the 16-byte nonce.
+pub fn request(host: &str, path: &str, key_bytes: [u8; 16]) -> String {
+    format!(
+        "GET {path} HTTP/1.1\r\n\
+         Host: {host}\r\n\
+         Upgrade: websocket\r\n\
+         Connection: Upgrade\r\n\
+         Sec-WebSocket-Key: {}\r\n\
+         Sec-WebSocket-Version: 13\r\n\
+         \r\n",
+        base64(&key_bytes)
+    )
+}
+
+/// Sends the upgrade request and reads the response head.
+///
+/// Returns the bytes received after the head: the start of the frame stream
+/// (the server sends `hello` and a snapshot right away).
+pub async fn upgrade(
+    stream: &mut TcpStream,
+    host: &str,
+    path: &str,
+    key_bytes: [u8; 16],
+) -> Result<Vec<u8>, HandshakeError> {
+    stream
+        .write_all(request(host, path, key_bytes).as_bytes())
+        .await?;
+    let mut head = Vec::with_capacity(512);
+    let mut chunk = [0u8; 1024];
+    loop {
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            return Err(HandshakeError::Closed);
+        }
+        head.extend_from_slice(&chunk[..n]);
+        if let Some(end) = head.windows(4).position(|w| w == b"\r\n\r\n") {
+            let rest = head.split_off(end + 4);
+            check_response(&head)?;
+            return Ok(rest);
+        }
+        if head.len() > MAX_HEAD {
+            return Err(HandshakeError::TooLong);
+        }
+    }
+}
+
+fn check_response(head: &[u8]) -> Result<(), HandshakeError> {
+    let text = String::from_utf8_lossy(head);
+    let status = text.lines().next().unwrap_or_default();
+    let switching = status.split_whitespace().nth(1) == Some("101");
+    let upgraded = text.lines().any(|l| {
+        let l = l.to_ascii_lowercase();
+        l.starts_with("upgrade:") && l.contains("websocket")
+    });
+    if switching && upgraded {
+        Ok(())
+    } else {
+        Err(HandshakeError::Refused(status.to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_rfc_4648_vectors() {
+        assert_eq!(base64(b""), "");
+        assert_eq!(base64(b"f"), "Zg==");
+        assert_eq!(base64(b"fo"), "Zm8=");
+        assert_eq!(base64(b"foo"), "Zm9v");
+        assert_eq!(base64(b"foobar"), "Zm9vYmFy");
+        assert_eq!(base64(&[0u8; 16]).len(), 24);
+    }
+
+    #[test]
+    fn response_check() {
+        assert!(check_response(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
+        )
+        .is_ok());
+        assert!(check_response(b"HTTP/1.1 404 Not Found\r\n\r\n").is_err());
+    }
+}

@@ -1,0 +1,132 @@
+//! Seconds-long smoke of the load generator.
+//!
+//! * Against the real server (library, port 0, 50 ms ticks): the
+//!   `marketfeed-loadgen` binary runs 20 clients for ~3 s and its JSON line
+//!   must show every client connected, messages received and no gaps.
+//! * Against tokio-tungstenite's server side: the hand-written client
+//!   handshake and frame parser interoperate, and a server ping is answered
+//!   with a masked pong.
+
+use std::process::Command;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use marketfeed_tests::loadgen::conn::{Conn, RxTime};
+use marketfeed_tests::loadgen::handshake;
+use marketfeed_tests::loadgen::stats::Stats;
+use tokio::io::AsyncReadExt;
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::time::timeout;
+use tokio_tungstenite::tungstenite::Message;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loadgen_against_the_real_server() {
+    let mut config = marketfeed_server::Config::with_defaults();
+    config.tick_interval = Duration::from_millis(50);
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
+    let server = marketfeed_server::Server::start(config, listener).expect("server starts");
+    let url = format!("ws://{}/ws/market", server.local_addr());
+
+    let run = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_marketfeed-loadgen"))
+            .args(["--url", &url, "--clients", "20", "--duration", "3s"])
+            .args([
+                "--warmup",
+                "300ms",
+                "--ramp-rate",
+                "1000",
+                "--label",
+                "smoke",
+            ])
+            .args(["--server-pid", &std::process::id().to_string()])
+            .output()
+    });
+    let out = timeout(Duration::from_secs(15), run)
+        .await
+        .expect("load generator finishes in time")
+        .expect("join")
+        .expect("load generator runs");
+    server.shutdown().await;
+
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "loadgen failed: {stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout.lines().last().expect("a JSON line");
+    let report: serde_json::Value = serde_json::from_str(line).expect("JSON line parses");
+    let num = |k: &str| report[k].as_u64().unwrap_or(u64::MAX);
+    assert_eq!(num("connected"), 20, "{stderr}");
+    assert_eq!(num("connect_failures"), 0, "{stderr}");
+    assert_eq!(num("disconnects"), 0, "{stderr}");
+    assert_eq!(num("gaps"), 0, "{stderr}");
+    assert_eq!(num("invalid_msgs"), 0, "{stderr}");
+    assert_eq!(num("tick_interval_ms"), 50);
+    assert!(num("messages") > 20 * 20, "{stderr}");
+    assert!(report["latency_kernel_us"]["count"].as_u64() > Some(0));
+    assert!(report["server"]["rss_connected_kib"].as_u64() > Some(0));
+    assert!(stderr.contains("latency (kernel rx)"));
+}
+
+#[tokio::test]
+async fn frame_parser_interoperates_with_tungstenite() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
+    let addr = listener.local_addr().expect("local addr");
+    let snapshot = format!(
+        "{{\"type\":\"snapshot\",\"seq\":7,\"ts\":1000,\"quotes\":\"{}\"}}",
+        "q".repeat(5_500)
+    );
+    let body = snapshot.clone();
+    let server = tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.expect("accept");
+        let mut ws = tokio_tungstenite::accept_async(tcp).await.expect("upgrade");
+        ws.send(Message::text(body.clone())).await.expect("send");
+        ws.send(Message::Ping(b"hb".to_vec().into()))
+            .await
+            .expect("ping");
+        ws.send(Message::text(body.replace("\"seq\":7", "\"seq\":8")))
+            .await
+            .expect("send");
+        // The client's masked pong must come back (tungstenite rejects
+        // unmasked client frames).
+        while let Some(msg) = ws.next().await {
+            if let Message::Pong(p) = msg.expect("valid client frame") {
+                return p.to_vec();
+            }
+        }
+        Vec::new()
+    });
+
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    let early = handshake::upgrade(&mut stream, &addr.to_string(), "/ws/market", [3; 16])
+        .await
+        .expect("tungstenite accepts the upgrade");
+    let mut stats = Stats {
+        measuring: true,
+        ..Stats::default()
+    };
+    let mut conn = Conn::new(11, 1 << 20);
+    let at = RxTime {
+        kernel_ns: None,
+        user_ns: 2_000_000,
+    };
+    conn.feed(&early, at, &mut stats).expect("valid frames");
+    let mut buf = vec![0u8; 1024];
+    while stats.total_msgs < 2 {
+        let n = timeout(WAIT, stream.read(&mut buf))
+            .await
+            .expect("data in time")
+            .expect("read");
+        assert!(n > 0, "server closed early");
+        conn.feed(&buf[..n], at, &mut stats).expect("valid frames");
+    }
+    assert_eq!((stats.gaps, stats.reordered, stats.invalid_msgs), (0, 0, 0));
+    assert_eq!(stats.pongs_sent, 1);
+    stream.write_all(&conn.outgoing).await.expect("send pong");
+    let pong = timeout(WAIT, server)
+        .await
+        .expect("pong in time")
+        .expect("join");
+    assert_eq!(pong, b"hb");
+}
