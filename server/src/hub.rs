@@ -134,6 +134,16 @@ impl Hub {
         self.inner.clock
     }
 
+    /// Clients connected now.
+    pub fn client_count(&self) -> usize {
+        self.inner.count.load(Ordering::Relaxed)
+    }
+
+    /// Clients registered since start.
+    pub fn connections(&self) -> u64 {
+        self.inner.connections.load(Ordering::Relaxed)
+    }
+
     /// True when at least one client is registered.
     pub fn has_clients(&self) -> bool {
         self.inner.count.load(Ordering::Relaxed) > 0

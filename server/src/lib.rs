@@ -16,6 +16,7 @@
 //! * [`feed`] — where snapshots come from ([`feed::SnapshotSource`]); the
 //!   VN30 simulator.
 //! * [`ticker`] — the tick loop (stamps `seq`/`ts`) and the heartbeat loop.
+//! * [`memory`] — returns heap freed after connection bursts to the OS.
 //! * [`hub`] — the client registry and the fan-out.
 //! * [`client`] — one client's socket, bounded outbox and counters.
 //! * [`session`] — one connection's read/flush/close task.
@@ -36,6 +37,7 @@ pub mod feed;
 pub mod http;
 pub mod hub;
 pub mod limits;
+pub mod memory;
 pub mod metrics;
 pub mod origin;
 pub mod ratelimit;
@@ -143,6 +145,7 @@ impl Server {
             config.heartbeat_timeout,
             shutdown.clone(),
         ));
+        tasks.spawn(memory::run_trimmer(hub.clone(), shutdown.clone()));
         let conn = http::ConnConfig {
             request_timeout: config.request_timeout,
             send_buffer: config.send_buffer,

@@ -86,15 +86,21 @@ pub async fn run(
     cfg: SessionConfig,
     expires_at: Option<Instant>,
 ) -> Ended {
+    let mut reader = FrameReader::new(cfg.max_message_size);
+    // Bytes the client sent right behind its request head. The slice pins
+    // hyper's whole read buffer, so copy it out and let that buffer go now
+    // rather than holding it for the life of the connection.
+    reader.extend(&leftover);
+    drop(leftover);
     let mut session = Session {
         client: &client,
-        reader: FrameReader::new(cfg.max_message_size),
+        reader,
         peer_closed: None,
         discarding: false,
         bucket: TokenBucket::new(cfg.rate, std::time::Instant::now()),
         expires_at,
     };
-    let ended = session.drive(leftover, cfg.close_wait).await;
+    let ended = session.drive(cfg.close_wait).await;
     hub.unregister(&client);
     tracing::info!(
         client = client.id(),
@@ -122,11 +128,8 @@ struct Session<'a> {
 }
 
 impl Session<'_> {
-    async fn drive(&mut self, leftover: Bytes, close_wait: Duration) -> Ended {
-        if !leftover.is_empty() {
-            self.reader.extend(&leftover);
-            self.handle_events();
-        }
+    async fn drive(&mut self, close_wait: Duration) -> Ended {
+        self.handle_events();
         let mut deadline: Option<Instant> = None;
         loop {
             let blocked = match self.client.flush(|req| frame::close(req.code, &req.reason)) {
