@@ -1,8 +1,7 @@
 //! Every way a peer can get a message wrong gives a typed error, never a panic.
 
 use marketfeed_protocol::{
-    decode_client, decode_server, ErrorCode, ProtocolError, MAX_SYMBOLS_PER_REQUEST,
-    MAX_SYMBOL_LEN,
+    decode_client, decode_server, ErrorCode, ProtocolError, MAX_SYMBOLS_PER_REQUEST, MAX_SYMBOL_LEN,
 };
 
 fn client_err(input: &str) -> ProtocolError {
@@ -13,7 +12,10 @@ fn client_err(input: &str) -> ProtocolError {
 fn not_json_is_a_syntax_error() {
     for input in ["", "{", "ping", "{\"type\":\"ping\",}", "\u{0}"] {
         let err = client_err(input);
-        assert!(matches!(err, ProtocolError::Syntax(_)), "{input:?}: {err:?}");
+        assert!(
+            matches!(err, ProtocolError::Syntax(_)),
+            "{input:?}: {err:?}"
+        );
         assert_eq!(err.code(), ErrorCode::MalformedMessage);
     }
     let err = decode_client(&[0xff, 0xfe]).expect_err("invalid utf-8");
@@ -22,7 +24,15 @@ fn not_json_is_a_syntax_error() {
 
 #[test]
 fn json_that_is_not_a_message() {
-    for input in ["[]", "42", "\"ping\"", "{}", "{\"type\":7}", "{\"id\":1}", "null"] {
+    for input in [
+        "[]",
+        "42",
+        "\"ping\"",
+        "{}",
+        "{\"type\":7}",
+        "{\"id\":1}",
+        "null",
+    ] {
         assert_eq!(client_err(input), ProtocolError::NotAMessage, "{input}");
     }
 }
@@ -71,7 +81,9 @@ fn wrong_type() {
 #[test]
 fn oversize_symbol() {
     let long = "X".repeat(MAX_SYMBOL_LEN + 1);
-    let err = client_err(&format!(r#"{{"type":"subscribe","symbols":["FPT","{long}"]}}"#));
+    let err = client_err(&format!(
+        r#"{{"type":"subscribe","symbols":["FPT","{long}"]}}"#
+    ));
     assert_eq!(
         err,
         ProtocolError::FieldTooLong {
@@ -87,7 +99,16 @@ fn oversize_symbol() {
 fn too_many_symbols() {
     let list = vec!["\"FPT\""; MAX_SYMBOLS_PER_REQUEST + 1].join(",");
     let err = client_err(&format!(r#"{{"type":"unsubscribe","symbols":[{list}]}}"#));
-    assert!(matches!(err, ProtocolError::TooMany { field: "symbols", .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            ProtocolError::TooMany {
+                field: "symbols",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
 }
 
 #[test]

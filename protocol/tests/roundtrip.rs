@@ -3,8 +3,8 @@
 
 use marketfeed_protocol::{
     decode_client, decode_server, encode_client, encode_server, ClientMessage, ErrorCode,
-    ForeignFlow, Hello, IndexQuote, MarketSnapshot, PriceLevel, Quote, ServerMessage,
-    TradingPhase, PROTOCOL_VERSION,
+    ForeignFlow, Hello, IndexQuote, MarketSnapshot, PriceLevel, Quote, ServerMessage, TradingPhase,
+    PROTOCOL_VERSION,
 };
 use serde_json::Value;
 
@@ -97,7 +97,11 @@ fn check_server(name: &str, expected: ServerMessage) {
     let decoded = decode_server(&bytes).expect("fixture decodes");
     assert_eq!(decoded, expected, "{name}: typed value");
     assert_eq!(decoded.kind(), name);
-    assert_eq!(json(&encode_server(&decoded)), json(&bytes), "{name}: re-encoding");
+    assert_eq!(
+        json(&encode_server(&decoded)),
+        json(&bytes),
+        "{name}: re-encoding"
+    );
 }
 
 fn check_client(name: &str, expected: ClientMessage) {
@@ -105,7 +109,11 @@ fn check_client(name: &str, expected: ClientMessage) {
     let decoded = decode_client(&bytes).expect("fixture decodes");
     assert_eq!(decoded, expected, "{name}: typed value");
     assert_eq!(decoded.kind(), name);
-    assert_eq!(json(&encode_client(&decoded)), json(&bytes), "{name}: re-encoding");
+    assert_eq!(
+        json(&encode_client(&decoded)),
+        json(&bytes),
+        "{name}: re-encoding"
+    );
 }
 
 #[test]
@@ -128,7 +136,9 @@ fn snapshot_fixture() {
 
 #[test]
 fn snapshot_keeps_the_fixed_key_names() {
-    let value = json(&encode_server(&ServerMessage::Snapshot(expected_snapshot())));
+    let value = json(&encode_server(
+        &ServerMessage::Snapshot(expected_snapshot()),
+    ));
     for key in ["type", "seq", "ts", "quotes", "indices", "foreign"] {
         assert!(value.get(key).is_some(), "missing top-level {key}");
     }
@@ -178,8 +188,8 @@ fn unsubscribe_fixture() {
 
 #[test]
 fn unknown_error_codes_from_newer_servers_still_decode() {
-    let msg = decode_server(br#"{"type":"error","code":"somethingNew","message":"x"}"#)
-        .expect("decodes");
+    let msg =
+        decode_server(br#"{"type":"error","code":"somethingNew","message":"x"}"#).expect("decodes");
     assert_eq!(
         msg,
         ServerMessage::Error {
