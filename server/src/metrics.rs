@@ -10,7 +10,7 @@
 //! | `marketfeed_clients_peak` | gauge | most clients connected at once |
 //! | `marketfeed_connections_accepted_total` | counter | handshakes answered 101 |
 //! | `marketfeed_connections_rejected_total{reason}` | counter | handshakes refused, by reason |
-//! | `marketfeed_disconnects_total{reason}` | counter | sessions ended, by reason |
+//! | `marketfeed_disconnects_total{reason}` | counter | sessions ended, by reason (`dropped` = no closing handshake) |
 //! | `marketfeed_connection_duration_seconds` | histogram | how long sessions lasted |
 //! | `marketfeed_slow_client_drops_total` | counter | snapshots dropped for slow clients |
 //! | `marketfeed_ticks_total` | counter | snapshots produced by the feed |
@@ -56,7 +56,6 @@ pub const REJECT_REASONS: &[&str] = &[
 pub const DISCONNECT_REASONS: &[&str] = &[
     "client_closed",
     "dropped",
-    "io_error",
     "shutdown",
     "protocol_error",
     "invalid_payload",
@@ -170,8 +169,8 @@ impl Metrics {
 pub fn disconnect_reason(ended: &Ended) -> &'static str {
     match ended {
         Ended::ClientClosed(_) => "client_closed",
-        Ended::Eof => "dropped",
-        Ended::Io(_) => "io_error",
+        // No closing handshake: EOF, reset or a failed write alike.
+        Ended::Eof | Ended::Io(_) => "dropped",
         Ended::ServerClosed(code, _) | Ended::CloseUnanswered(code, _) => match CloseCode(*code) {
             CloseCode::GOING_AWAY => "shutdown",
             CloseCode::PROTOCOL_ERROR => "protocol_error",
@@ -206,23 +205,28 @@ impl Collector for HubCollector {
                 let g = ConstGauge::new(v);
                 g.encode(e.encode_descriptor(name, help, None, g.metric_type())?)
             };
+        let int_gauge =
+            |e: &mut DescriptorEncoder, name, help, v: usize| -> Result<(), std::fmt::Error> {
+                let g = ConstGauge::new(i64::try_from(v).unwrap_or(i64::MAX));
+                g.encode(e.encode_descriptor(name, help, None, g.metric_type())?)
+            };
         let counter =
             |e: &mut DescriptorEncoder, name, help, v: u64| -> Result<(), std::fmt::Error> {
                 let c = ConstCounter::new(v);
                 c.encode(e.encode_descriptor(name, help, None, c.metric_type())?)
             };
         let e = &mut encoder;
-        gauge(
+        int_gauge(
             e,
             "marketfeed_clients",
             "WebSocket clients connected now",
-            s.clients as f64,
+            s.clients,
         )?;
-        gauge(
+        int_gauge(
             e,
             "marketfeed_clients_peak",
             "Most WebSocket clients connected at once",
-            s.peak_clients as f64,
+            s.peak_clients,
         )?;
         counter(
             e,
@@ -255,11 +259,11 @@ impl Collector for HubCollector {
             s.last_fanout_us as f64 / 1e6,
         )?;
         let ready = is_ready(&self.hub, &self.draining);
-        gauge(
+        int_gauge(
             e,
             "marketfeed_ready",
             "1 when /readyz answers 200",
-            f64::from(u8::from(ready)),
+            usize::from(ready),
         )?;
         Ok(())
     }
