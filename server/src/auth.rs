@@ -69,7 +69,7 @@ impl Claims {
 }
 
 /// Why a request was not authenticated; each maps to a 401 with
-/// [`AuthError::reason`] as the body.
+/// its `Display` text as the body and [`AuthError::label`] as the metrics label.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
     /// No `token` parameter and no `Authorization: Bearer` header.
@@ -90,7 +90,7 @@ pub enum AuthError {
 }
 
 impl AuthError {
-    /// Short reason, sent as the 401 body and used as a metrics label.
+    /// Short machine-readable reason, used as the metrics label.
     pub fn label(&self) -> &'static str {
         match self {
             Self::Missing => "missing_token",

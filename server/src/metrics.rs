@@ -1,7 +1,7 @@
 //! Prometheus metrics (`prometheus-client`), served at `GET /metrics`.
 //!
 //! Connection events are counted where they happen (handshake, session
-//! end); the hub's own counters ([`HubStats`]) are read at scrape time, so
+//! end); the hub's own counters ([`HubStats`](crate::HubStats)) are read at scrape time, so
 //! the fan-out path carries no extra bookkeeping.
 //!
 //! | metric | type | what |
