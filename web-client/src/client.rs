@@ -23,7 +23,9 @@ use wasm_bindgen::JsCast;
 use web_sys::{CloseEvent, MessageEvent, WebSocket};
 
 use crate::backoff::BackoffConfig;
-use crate::connection::{Action, ConnectionState, Input, Machine, Status, Timing, CLOSE_NORMAL};
+use crate::connection::{
+    url_with_token, Action, ConnectionState, Input, Machine, Status, Timing, CLOSE_NORMAL,
+};
 use crate::gaps::{GapTracker, SeqOutcome};
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -78,8 +80,22 @@ enum Event {
     ServerError(JsValue),
 }
 
+/// Where the token for each attempt comes from.
+enum TokenSource {
+    /// No authentication.
+    None,
+    /// The `token` option: the same token every attempt.
+    Fixed(String),
+    /// The `getToken` option: called (and awaited) before every attempt.
+    Callback(Function),
+}
+
 struct Inner {
     url: String,
+    token: TokenSource,
+    /// Counts connect attempts, so a late `getToken` result for an
+    /// abandoned attempt is ignored.
+    attempt: u64,
     machine: Machine,
     socket: Option<Socket>,
     deadline: Option<Timeout>,
@@ -284,15 +300,22 @@ impl Inner {
             Action::Connect => {
                 self.gaps.resync();
                 self.socket = None;
-                match Socket::open(&self.url, weak) {
-                    Ok(socket) => self.socket = Some(socket),
-                    Err(_) => {
-                        pending.push_back(Input::SocketError);
-                        pending.push_back(Input::SocketClosed {
-                            code: 1006,
-                            reason: "could not create the WebSocket".to_owned(),
-                        });
+                self.attempt += 1;
+                let url = match &self.token {
+                    TokenSource::None => self.url.clone(),
+                    TokenSource::Fixed(token) => with_token(&self.url, token),
+                    TokenSource::Callback(get_token) => {
+                        let called = get_token.call0(&JsValue::NULL);
+                        wasm_bindgen_futures::spawn_local(connect_with_fetched_token(
+                            weak.clone(),
+                            self.attempt,
+                            called,
+                        ));
+                        return;
                     }
+                };
+                if !self.open_socket(&url, weak) {
+                    pending.extend(socket_failed());
                 }
             }
             Action::DropSocket { code, reason } => {
@@ -327,6 +350,17 @@ impl Inner {
                 }
                 events.push(Event::Status(status_object(&self.machine.status())));
             }
+        }
+    }
+
+    /// Opens the attempt's socket; `false` if the browser refused the URL.
+    fn open_socket(&mut self, url: &str, weak: &Weak<Shared>) -> bool {
+        match Socket::open(url, weak) {
+            Ok(socket) => {
+                self.socket = Some(socket);
+                true
+            }
+            Err(_) => false,
         }
     }
 
@@ -370,6 +404,97 @@ impl Inner {
         }
         self.last_snapshot = value.clone();
         events.push(Event::Snapshot(value));
+    }
+}
+
+fn socket_failed() -> [Input; 2] {
+    [
+        Input::SocketError,
+        Input::SocketClosed {
+            code: 1006,
+            reason: "could not create the WebSocket".to_owned(),
+        },
+    ]
+}
+
+fn with_token(url: &str, token: &str) -> String {
+    url_with_token(url, &String::from(js_sys::encode_uri_component(token)))
+}
+
+/// Awaits what `getToken()` returned (a token or a promise of one), then
+/// opens the socket of attempt `attempt` — unless that attempt was given
+/// up meanwhile (timeout, `close()`).
+async fn connect_with_fetched_token(
+    weak: Weak<Shared>,
+    attempt: u64,
+    called: Result<JsValue, JsValue>,
+) {
+    let result = match called {
+        Ok(value) => wasm_bindgen_futures::JsFuture::from(js_sys::Promise::resolve(&value)).await,
+        Err(thrown) => Err(thrown),
+    };
+    let Some(shared) = weak.upgrade() else {
+        return;
+    };
+    let failed = {
+        let Ok(mut inner) = shared.inner.try_borrow_mut() else {
+            return;
+        };
+        let current = inner.attempt == attempt
+            && inner.socket.is_none()
+            && inner.machine.state() == ConnectionState::Connecting;
+        if !current {
+            return;
+        }
+        match result.map(|v| v.as_string().filter(|t| !t.is_empty())) {
+            Ok(Some(token)) => {
+                let url = with_token(&inner.url, &token);
+                if inner.open_socket(&url, &weak) {
+                    None
+                } else {
+                    Some(socket_failed().to_vec())
+                }
+            }
+            Ok(None) => Some(vec![Input::TokenFailed {
+                message: "it returned no token (a non-empty string is needed)".to_owned(),
+            }]),
+            Err(e) => Some(vec![Input::TokenFailed {
+                message: js_error_message(&e),
+            }]),
+        }
+    };
+    for input in failed.into_iter().flatten() {
+        dispatch(&shared, input);
+    }
+}
+
+fn js_error_message(e: &JsValue) -> String {
+    e.as_string()
+        .or_else(|| get(e, "message").as_string())
+        .unwrap_or_else(|| "rejected".to_owned())
+}
+
+/// The `token` / `getToken` options.
+fn token_option(options: &JsValue) -> Result<TokenSource, JsError> {
+    if options.is_undefined() || options.is_null() {
+        return Ok(TokenSource::None);
+    }
+    let fixed = get(options, "token");
+    let callback = get(options, "getToken");
+    let given = |v: &JsValue| !(v.is_undefined() || v.is_null());
+    match (given(&fixed), given(&callback)) {
+        (true, true) => Err(JsError::new(
+            "give either option token or getToken, not both",
+        )),
+        (true, false) => match fixed.as_string() {
+            Some(t) if !t.is_empty() => Ok(TokenSource::Fixed(t)),
+            _ => Err(JsError::new("option token must be a non-empty string")),
+        },
+        (false, true) => callback
+            .dyn_into::<Function>()
+            .map(TokenSource::Callback)
+            .map_err(|_| JsError::new("option getToken must be a function")),
+        (false, false) => Ok(TokenSource::None),
     }
 }
 
@@ -451,10 +576,13 @@ impl MarketClient {
         check_url(&url)?;
         let options: JsValue = options.map_or(JsValue::UNDEFINED, Into::into);
         let (backoff, timing) = parse_options(&options)?;
+        let token = token_option(&options)?;
         let machine = Machine::new(backoff, timing).map_err(|e| JsError::new(&e.to_string()))?;
         let shared = Rc::new(Shared {
             inner: RefCell::new(Inner {
                 url,
+                token,
+                attempt: 0,
                 machine,
                 socket: None,
                 deadline: None,

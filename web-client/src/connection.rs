@@ -31,6 +31,9 @@ pub const CLOSE_PROTOCOL_MISMATCH: u16 = 4002;
 pub const CLOSE_NORMAL: u16 = 1000;
 /// "Going away": the server is shutting down or restarting.
 pub const CLOSE_GOING_AWAY: u16 = 1001;
+/// Sent by the server when the connection's token expired: the next
+/// attempt fetches a fresh one (`getToken`).
+pub const SERVER_TOKEN_EXPIRED: u16 = 4001;
 
 /// Where the connection is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,6 +159,12 @@ pub enum Input {
     },
     /// The socket's `error` event (a `close` follows).
     SocketError,
+    /// The `getToken` option threw, rejected or returned no token: the
+    /// attempt failed before a socket was opened.
+    TokenFailed {
+        /// What went wrong.
+        message: String,
+    },
     /// The connect or liveness deadline passed.
     DeadlineExpired,
     /// The backoff delay is over.
@@ -366,9 +375,20 @@ impl Machine {
             }
             Input::Hello { .. } | Input::Message => Vec::new(),
             Input::SocketClosed { code, reason } if matches!(self.state, Connecting | Open) => {
+                if code == SERVER_TOKEN_EXPIRED {
+                    self.error = Some("token expired: reconnecting with a fresh token".to_owned());
+                }
                 self.close_code = Some(code);
                 self.close_reason = Some(reason);
                 self.lost(now, random, code == CLOSE_GOING_AWAY, CLOSE_NORMAL, "")
+            }
+            Input::TokenFailed { message } if self.state == Connecting => {
+                // Backs off like any failed attempt: a broken token
+                // endpoint is never called in a tight loop.
+                self.error = Some(format!("getToken failed: {message}"));
+                self.close_code = None;
+                self.close_reason = None;
+                self.lost(now, random, false, CLOSE_NORMAL, "")
             }
             Input::SocketError if matches!(self.state, Connecting | Open) => {
                 self.error = Some("WebSocket error".to_owned());
@@ -433,6 +453,7 @@ impl Machine {
                 actions
             }
             Input::SocketClosed { .. }
+            | Input::TokenFailed { .. }
             | Input::SocketError
             | Input::DeadlineExpired
             | Input::RetryDue
@@ -519,6 +540,19 @@ impl Machine {
             Action::Emit,
         ]
     }
+}
+
+/// `url` with its `token` query parameter set to `encoded_token` (already
+/// URI-encoded), replacing any `token` the URL carried.
+pub fn url_with_token(url: &str, encoded_token: &str) -> String {
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let mut params: Vec<&str> = query
+        .split('&')
+        .filter(|p| !p.is_empty() && *p != "token" && !p.starts_with("token="))
+        .collect();
+    let token = format!("token={encoded_token}");
+    params.push(&token);
+    format!("{base}?{}", params.join("&"))
 }
 
 #[cfg(test)]
@@ -832,6 +866,95 @@ mod tests {
             }
         );
         assert_eq!(m.state(), ConnectionState::Closed);
+    }
+
+    #[wasm_bindgen_test(unsupported = test)]
+    fn a_failing_token_source_backs_off_and_says_why() {
+        let mut m = machine();
+        m.handle(Input::Start { online: true }, 0.0, 0.5);
+        let mut now = 0.0;
+        let mut delays = Vec::new();
+        for n in 0..5 {
+            let actions = m.handle(
+                Input::TokenFailed {
+                    message: "401 from /token".to_owned(),
+                },
+                now,
+                0.999,
+            );
+            let delay = actions
+                .iter()
+                .find_map(|a| match a {
+                    ScheduleRetry(d) => Some(*d),
+                    _ => None,
+                })
+                .expect("a retry is scheduled, not an immediate reconnect");
+            let status = m.status();
+            assert_eq!(status.state, ConnectionState::Reconnecting);
+            assert_eq!(status.attempt, n + 1);
+            assert_eq!(
+                status.error.as_deref(),
+                Some("getToken failed: 401 from /token")
+            );
+            delays.push(delay);
+            now += delay;
+            m.handle(Input::RetryDue, now, 0.5);
+        }
+        assert!(delays.windows(2).all(|w| w[0] < w[1]), "{delays:?}");
+        // Late results of an old attempt change nothing once open.
+        m.handle(hello(1_000), now, 0.5);
+        assert!(m
+            .handle(
+                Input::TokenFailed {
+                    message: "late".to_owned()
+                },
+                now,
+                0.5
+            )
+            .is_empty());
+        assert_eq!(m.state(), ConnectionState::Open);
+    }
+
+    #[wasm_bindgen_test(unsupported = test)]
+    fn token_expiry_close_is_surfaced_and_retried_promptly() {
+        let mut m = open_machine(0.0);
+        // Open for an hour (a stable connection), then the token expires.
+        let actions = m.handle(
+            Input::SocketClosed {
+                code: SERVER_TOKEN_EXPIRED,
+                reason: "token expired".to_owned(),
+            },
+            3_600_000.0,
+            0.5,
+        );
+        let status = m.status();
+        assert_eq!(status.close_code, Some(4001));
+        assert_eq!(status.close_reason.as_deref(), Some("token expired"));
+        assert!(status
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("token expired")));
+        let delay = actions
+            .iter()
+            .find_map(|a| match a {
+                ScheduleRetry(d) => Some(*d),
+                _ => None,
+            })
+            .expect("a retry is scheduled");
+        assert!(delay <= m.backoff().ceiling(0), "{delay}");
+    }
+
+    #[wasm_bindgen_test(unsupported = test)]
+    fn token_goes_in_the_query_once() {
+        assert_eq!(
+            url_with_token("ws://h/ws/market", "a.b.c"),
+            "ws://h/ws/market?token=a.b.c"
+        );
+        assert_eq!(
+            url_with_token("wss://h/ws/market?x=1&token=old&y=2", "new"),
+            "wss://h/ws/market?x=1&y=2&token=new"
+        );
+        assert_eq!(url_with_token("ws://h/?", "t"), "ws://h/?token=t");
     }
 
     #[wasm_bindgen_test(unsupported = test)]

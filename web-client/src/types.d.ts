@@ -110,7 +110,7 @@ export interface StatusEvent {
   /** Close code of the last connection closed by the server (1006: dropped). */
   closeCode: number | null;
   closeReason: string | null;
-  /** Last error: socket error, connect or liveness timeout, give-up reason. */
+  /** Last error: socket error, connect or liveness timeout, `getToken failed: …`, `token expired: …`, give-up reason. */
   error: string | null;
   /** Reconnecting, but waiting for `navigator.onLine` to come back. */
   waitingForNetwork: boolean;
@@ -152,4 +152,12 @@ export interface MarketClientOptions {
   hiddenCheckAfterMs?: number;
   /** How long that check waits for a message (default 3000). */
   probeTimeoutMs?: number;
+  /** Token for a server with authentication, sent as the `token` query parameter. */
+  token?: string;
+  /**
+   * Called (and awaited) before every connect attempt for a fresh token; a
+   * throw or rejection fails that attempt, is reported in `status.error` as
+   * `getToken failed: …`, and is retried with backoff. Exclusive with `token`.
+   */
+  getToken?: () => string | Promise<string>;
 }
