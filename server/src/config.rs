@@ -397,6 +397,12 @@ mod tests {
             }
             None => panic!("no subcommand"),
         }
+        let default_ttl =
+            Cli::try_parse_from(["marketfeed-server", "token", "--subject", "x"]).expect("ok");
+        match default_ttl.command {
+            Some(Command::Token(t)) => assert_eq!(t.ttl, defaults::TOKEN_TTL),
+            None => panic!("no subcommand"),
+        }
         let serve = Cli::try_parse_from(["marketfeed-server", "--seed", "7"]).expect("ok");
         assert!(serve.command.is_none());
         assert_eq!(serve.config.seed, 7);
