@@ -47,6 +47,13 @@ pub struct HubStats {
     pub last_fanout_us: u64,
     /// Time the last serialization took, microseconds.
     pub last_encode_us: u64,
+    /// Time all serializations took, microseconds (÷ `serializations`
+    /// for the mean).
+    pub encode_us_total: u64,
+    /// Time all fan-outs took, microseconds (÷ `fanouts` for the mean).
+    pub fanout_us_total: u64,
+    /// Fan-outs performed (ticks with at least one client).
+    pub fanouts: u64,
 }
 
 /// Settings the hub needs from the server configuration.
@@ -87,6 +94,9 @@ struct Inner {
     last_seq: AtomicU64,
     last_fanout_us: AtomicU64,
     last_encode_us: AtomicU64,
+    encode_us_total: AtomicU64,
+    fanout_us_total: AtomicU64,
+    fanouts: AtomicU64,
     ping: Bytes,
 }
 
@@ -117,6 +127,9 @@ impl Hub {
                 last_seq: AtomicU64::new(0),
                 last_fanout_us: AtomicU64::new(0),
                 last_encode_us: AtomicU64::new(0),
+                encode_us_total: AtomicU64::new(0),
+                fanout_us_total: AtomicU64::new(0),
+                fanouts: AtomicU64::new(0),
                 ping: frame::ping(b""),
             }),
         }
@@ -215,7 +228,8 @@ impl Hub {
         let json = encode_server(&ServerMessage::Snapshot(snapshot));
         let frame = frame::text(&json);
         self.inner.serializations.fetch_add(1, Ordering::Relaxed);
-        store_us(&self.inner.last_encode_us, started.elapsed());
+        let us = store_us(&self.inner.last_encode_us, started.elapsed());
+        self.inner.encode_us_total.fetch_add(us, Ordering::Relaxed);
         frame
     }
 
@@ -231,7 +245,9 @@ impl Hub {
         for client in &clients {
             client.offer_snapshot(&frame);
         }
-        store_us(&self.inner.last_fanout_us, started.elapsed());
+        let us = store_us(&self.inner.last_fanout_us, started.elapsed());
+        self.inner.fanout_us_total.fetch_add(us, Ordering::Relaxed);
+        self.inner.fanouts.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Pings every client, and asks those silent for longer than `limit`
@@ -283,13 +299,16 @@ impl Hub {
             last_seq: i.last_seq.load(Ordering::Relaxed),
             last_fanout_us: i.last_fanout_us.load(Ordering::Relaxed),
             last_encode_us: i.last_encode_us.load(Ordering::Relaxed),
+            encode_us_total: i.encode_us_total.load(Ordering::Relaxed),
+            fanout_us_total: i.fanout_us_total.load(Ordering::Relaxed),
+            fanouts: i.fanouts.load(Ordering::Relaxed),
         }
     }
 }
 
-fn store_us(cell: &AtomicU64, d: Duration) {
-    cell.store(
-        u64::try_from(d.as_micros()).unwrap_or(u64::MAX),
-        Ordering::Relaxed,
-    );
+/// Stores `d` in microseconds and returns the stored value.
+fn store_us(cell: &AtomicU64, d: Duration) -> u64 {
+    let us = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+    cell.store(us, Ordering::Relaxed);
+    us
 }

@@ -15,8 +15,11 @@
 //! | `marketfeed_slow_client_drops_total` | counter | snapshots dropped for slow clients |
 //! | `marketfeed_ticks_total` | counter | snapshots produced by the feed |
 //! | `marketfeed_serializations_total` | counter | snapshots serialized (≤ 1 per tick) |
-//! | `marketfeed_tick_encode_seconds` | gauge | time the last snapshot took to encode |
-//! | `marketfeed_tick_fanout_seconds` | gauge | time the last fan-out took |
+//! | `marketfeed_tick_encode_seconds_total` | counter | time spent encoding snapshots (÷ `serializations` = mean per tick) |
+//! | `marketfeed_tick_fanout_seconds_total` | counter | time spent fanning out (÷ `fanouts` = mean per tick) |
+//! | `marketfeed_fanouts_total` | counter | fan-outs performed (ticks with clients) |
+//! | `marketfeed_tick_encode_last_seconds` | gauge | time the last snapshot took to encode |
+//! | `marketfeed_tick_fanout_last_seconds` | gauge | time the last fan-out took |
 //! | `marketfeed_ready` | gauge | 1 when `/readyz` answers 200 |
 
 use std::fmt::Write as _;
@@ -248,15 +251,38 @@ impl Collector for HubCollector {
         )?;
         gauge(
             e,
-            "marketfeed_tick_encode_seconds",
+            "marketfeed_tick_encode_last_seconds",
             "Time the last snapshot took to encode",
             s.last_encode_us as f64 / 1e6,
         )?;
         gauge(
             e,
-            "marketfeed_tick_fanout_seconds",
+            "marketfeed_tick_fanout_last_seconds",
             "Time the last fan-out to every client took",
             s.last_fanout_us as f64 / 1e6,
+        )?;
+        let seconds_total =
+            |e: &mut DescriptorEncoder, name, help, us: u64| -> Result<(), std::fmt::Error> {
+                let c = ConstCounter::new(us as f64 / 1e6);
+                c.encode(e.encode_descriptor(name, help, None, c.metric_type())?)
+            };
+        seconds_total(
+            e,
+            "marketfeed_tick_encode_seconds",
+            "Time spent encoding snapshots; divide by serializations for the mean per tick",
+            s.encode_us_total,
+        )?;
+        seconds_total(
+            e,
+            "marketfeed_tick_fanout_seconds",
+            "Time spent fanning snapshots out; divide by fanouts for the mean per tick",
+            s.fanout_us_total,
+        )?;
+        counter(
+            e,
+            "marketfeed_fanouts",
+            "Fan-outs performed (ticks with at least one client)",
+            s.fanouts,
         )?;
         let ready = is_ready(&self.hub, &self.draining);
         int_gauge(

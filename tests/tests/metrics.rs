@@ -73,8 +73,15 @@ async fn metric_values_match_a_scripted_scenario() {
         serializations >= 1.0 && serializations <= ticks,
         "{serializations} > {ticks}"
     );
-    assert!(m("marketfeed_tick_encode_seconds") >= 0.0);
-    assert!(m("marketfeed_tick_fanout_seconds") >= 0.0);
+    assert!(m("marketfeed_tick_encode_last_seconds") >= 0.0);
+    assert!(m("marketfeed_tick_fanout_last_seconds") >= 0.0);
+    assert!(m("marketfeed_tick_encode_seconds_total") > 0.0);
+    assert!(m("marketfeed_tick_fanout_seconds_total") >= 0.0);
+    let fanouts = m("marketfeed_fanouts_total");
+    assert!(
+        fanouts >= 1.0 && fanouts <= ticks,
+        "{fanouts} fan-outs, {ticks} ticks"
+    );
     assert!(text.contains("# TYPE marketfeed_connection_duration_seconds histogram"));
     // The remaining client is still served.
     let mut buf = [0u8; 64];
