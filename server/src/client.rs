@@ -101,6 +101,7 @@ pub struct Client {
     last_seen_ms: AtomicU64,
     dropped: AtomicU64,
     delivered: AtomicU64,
+    bytes_sent: AtomicU64,
     last_drop_log_ms: AtomicU64,
     drop_logged: AtomicBool,
     connected_at: Instant,
@@ -128,6 +129,7 @@ impl Client {
             clock,
             dropped: AtomicU64::new(0),
             delivered: AtomicU64::new(0),
+            bytes_sent: AtomicU64::new(0),
             last_drop_log_ms: AtomicU64::new(0),
             drop_logged: AtomicBool::new(false),
             connected_at: Instant::now(),
@@ -157,6 +159,11 @@ impl Client {
     /// Snapshots handed to the kernel for this client.
     pub fn delivered(&self) -> u64 {
         self.delivered.load(Ordering::Relaxed)
+    }
+
+    /// Bytes handed to the kernel for this client (frames of every kind).
+    pub fn bytes_sent(&self) -> u64 {
+        self.bytes_sent.load(Ordering::Relaxed)
     }
 
     /// When the connection was accepted.
@@ -204,7 +211,11 @@ impl Client {
         }
         if out.is_idle() {
             let is_snapshot = matches!(frame, Queued::Snapshot(_));
-            match self.stream.try_write(frame.bytes()) {
+            let written = self.stream.try_write(frame.bytes());
+            if let Ok(n) = written {
+                self.bytes_sent.fetch_add(n as u64, Ordering::Relaxed);
+            }
+            match written {
                 Ok(n) if n == frame.bytes().len() => {
                     if is_snapshot {
                         self.delivered.fetch_add(1, Ordering::Relaxed);
@@ -349,6 +360,7 @@ impl Client {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
             Err(e) => return Err(e),
         };
+        self.bytes_sent.fetch_add(written as u64, Ordering::Relaxed);
         self.consume(out, written);
         Ok(written == offered)
     }

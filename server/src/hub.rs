@@ -54,6 +54,8 @@ pub struct HubStats {
     pub fanout_us_total: u64,
     /// Fan-outs performed (ticks with at least one client).
     pub fanouts: u64,
+    /// Bytes handed to the kernel for all clients, all time.
+    pub bytes_sent: u64,
 }
 
 /// Settings the hub needs from the server configuration.
@@ -89,6 +91,7 @@ struct Inner {
     serializations: AtomicU64,
     connections: AtomicU64,
     dropped_gone: AtomicU64,
+    bytes_sent_gone: AtomicU64,
     peak: AtomicUsize,
     count: AtomicUsize,
     last_seq: AtomicU64,
@@ -122,6 +125,7 @@ impl Hub {
                 serializations: AtomicU64::new(0),
                 connections: AtomicU64::new(0),
                 dropped_gone: AtomicU64::new(0),
+                bytes_sent_gone: AtomicU64::new(0),
                 peak: AtomicUsize::new(0),
                 count: AtomicUsize::new(0),
                 last_seq: AtomicU64::new(0),
@@ -198,6 +202,10 @@ impl Hub {
         let mut reg = self.registry();
         reg.clients.remove(&client.id());
         let count = reg.clients.len();
+        // Under the lock, so `stats` never sees the bytes twice or not at all.
+        self.inner
+            .bytes_sent_gone
+            .fetch_add(client.bytes_sent(), Ordering::Relaxed);
         drop(reg);
         self.inner.count.store(count, Ordering::Relaxed);
         self.inner
@@ -284,10 +292,12 @@ impl Hub {
     /// A copy of the counters.
     pub fn stats(&self) -> HubStats {
         let i = &self.inner;
-        let (clients, live_drops) = {
+        let (clients, live_drops, bytes_sent) = {
             let reg = self.registry();
             let drops: u64 = reg.clients.values().map(|c| c.dropped()).sum();
-            (reg.clients.len(), drops)
+            let live_bytes: u64 = reg.clients.values().map(|c| c.bytes_sent()).sum();
+            let bytes = i.bytes_sent_gone.load(Ordering::Relaxed) + live_bytes;
+            (reg.clients.len(), drops, bytes)
         };
         HubStats {
             ticks: i.ticks.load(Ordering::Relaxed),
@@ -302,6 +312,7 @@ impl Hub {
             encode_us_total: i.encode_us_total.load(Ordering::Relaxed),
             fanout_us_total: i.fanout_us_total.load(Ordering::Relaxed),
             fanouts: i.fanouts.load(Ordering::Relaxed),
+            bytes_sent,
         }
     }
 }

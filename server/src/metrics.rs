@@ -18,6 +18,7 @@
 //! | `marketfeed_tick_encode_seconds_total` | counter | time spent encoding snapshots (÷ `serializations` = mean per tick) |
 //! | `marketfeed_tick_fanout_seconds_total` | counter | time spent fanning out (÷ `fanouts` = mean per tick) |
 //! | `marketfeed_fanouts_total` | counter | fan-outs performed (ticks with clients) |
+//! | `marketfeed_bytes_sent_total` | counter | bytes handed to the kernel for all clients |
 //! | `marketfeed_tick_encode_last_seconds` | gauge | time the last snapshot took to encode |
 //! | `marketfeed_tick_fanout_last_seconds` | gauge | time the last fan-out took |
 //! | `marketfeed_ready` | gauge | 1 when `/readyz` answers 200 |
@@ -277,6 +278,12 @@ impl Collector for HubCollector {
             "marketfeed_tick_fanout_seconds",
             "Time spent fanning snapshots out; divide by fanouts for the mean per tick",
             s.fanout_us_total,
+        )?;
+        counter(
+            e,
+            "marketfeed_bytes_sent",
+            "Bytes handed to the kernel for all WebSocket clients",
+            s.bytes_sent,
         )?;
         counter(
             e,

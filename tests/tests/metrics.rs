@@ -77,6 +77,8 @@ async fn metric_values_match_a_scripted_scenario() {
     assert!(m("marketfeed_tick_fanout_last_seconds") >= 0.0);
     assert!(m("marketfeed_tick_encode_seconds_total") > 0.0);
     assert!(m("marketfeed_tick_fanout_seconds_total") >= 0.0);
+    // At least the three 101 clients' hello frames went out.
+    assert!(m("marketfeed_bytes_sent_total") > 300.0);
     let fanouts = m("marketfeed_fanouts_total");
     assert!(
         fanouts >= 1.0 && fanouts <= ticks,
