@@ -1,5 +1,7 @@
 //! Bad client input gets the documented answer; nobody else notices.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::*;

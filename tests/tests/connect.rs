@@ -1,5 +1,7 @@
 //! A client gets `hello` and at once the newest snapshot; late joiners too.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::time::{Duration, Instant};

@@ -1,5 +1,7 @@
 //! One serialization per tick, shared by every client; none without clients.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::collections::BTreeMap;

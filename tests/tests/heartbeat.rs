@@ -1,6 +1,8 @@
 //! Ping frames every interval; a client silent for interval + timeout is
 //! closed with 4000 "heartbeat timeout". Clients that answer stay.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::time::{Duration, Instant};

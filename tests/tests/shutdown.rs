@@ -1,5 +1,7 @@
 //! Shutdown closes every client with 1001 "going away" and `run` returns.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::time::{Duration, Instant};

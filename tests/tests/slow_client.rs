@@ -1,6 +1,8 @@
 //! A client that stops reading never delays the others; its frames are
 //! dropped by the slow-client policy and counted.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::time::Duration;
