@@ -21,12 +21,15 @@ use marketfeed_protocol::PROTOCOL_VERSION;
 
 use crate::backoff::{Backoff, BackoffConfig, InvalidConfig};
 
+// The client's own close codes live in 4100–4199 so they never collide
+// with the server's (4000 heartbeat timeout, 4001 token expired).
+
 /// Close code the client uses when it gives up on a silent connection.
-pub const CLOSE_LIVENESS: u16 = 4000;
+pub const CLOSE_LIVENESS: u16 = 4100;
 /// Close code the client uses when the handshake did not finish in time.
-pub const CLOSE_CONNECT_TIMEOUT: u16 = 4001;
+pub const CLOSE_CONNECT_TIMEOUT: u16 = 4101;
 /// Close code the client uses when the server speaks another protocol.
-pub const CLOSE_PROTOCOL_MISMATCH: u16 = 4002;
+pub const CLOSE_PROTOCOL_MISMATCH: u16 = 4102;
 /// Normal closure, used by [`Input::Close`].
 pub const CLOSE_NORMAL: u16 = 1000;
 /// "Going away": the server is shutting down or restarting.
