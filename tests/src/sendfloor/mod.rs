@@ -12,6 +12,7 @@ pub mod sink;
 
 use std::io::{self, Write};
 use std::net::{TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
@@ -55,7 +56,18 @@ pub enum FloorError {
         /// The error.
         source: io::Error,
     },
+    /// The sink did not open every connection in time.
+    #[error("sink connected {accepted} of {wanted} sockets")]
+    Incomplete {
+        /// Connections accepted.
+        accepted: usize,
+        /// Connections asked for.
+        wanted: usize,
+    },
 }
+
+/// How long the sink may take to open all its connections.
+const ACCEPT_DEADLINE: Duration = Duration::from_secs(60);
 
 fn io_err(what: &'static str) -> impl FnOnce(io::Error) -> FloorError {
     move |source| FloorError::Io { what, source }
@@ -139,26 +151,80 @@ fn write_round(socks: &mut [TcpStream], frame: &[u8]) -> u64 {
     short
 }
 
+/// A listener on 127.0.0.1, port 0, with a backlog deep enough for the
+/// sink's burst of connects (std's default of 128 drops SYNs, and a
+/// dropped SYN costs the sink seconds of retransmission back-off).
+fn listen_loopback() -> io::Result<TcpListener> {
+    use nix::sys::socket::{
+        bind, listen, socket, AddressFamily, Backlog, SockFlag, SockType, SockaddrIn,
+    };
+    let fd = socket(
+        AddressFamily::Inet,
+        SockType::Stream,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )?;
+    bind(fd.as_raw_fd(), &SockaddrIn::new(127, 0, 0, 1, 0))?;
+    listen(&fd, Backlog::new(4096)?)?;
+    Ok(TcpListener::from(fd))
+}
+
 /// Runs the sender side: accept, time the rounds, stop the sink.
 pub fn run(config: &Config) -> Result<FloorReport, FloorError> {
     let _ = crate::loadgen::limits::raise_nofile();
-    let listener = TcpListener::bind("127.0.0.1:0").map_err(io_err("binding"))?;
+    let listener = listen_loopback().map_err(io_err("listening"))?;
     let addr = listener.local_addr().map_err(io_err("local address"))?;
     let mut child = spawn_sink(config, addr)?;
-    let result = measure(config, &listener);
+    let result = measure(config, &listener, &mut child);
     let _ = child.kill();
     let _ = child.wait();
     result
 }
 
-fn measure(config: &Config, listener: &TcpListener) -> Result<FloorReport, FloorError> {
+/// Accepts the sink's connections, giving up at [`ACCEPT_DEADLINE`] or
+/// when the sink exits early (e.g. it ran out of ports).
+fn accept_all(
+    config: &Config,
+    listener: &TcpListener,
+    child: &mut Child,
+) -> Result<Vec<TcpStream>, FloorError> {
+    listener
+        .set_nonblocking(true)
+        .map_err(io_err("O_NONBLOCK"))?;
+    let deadline = Instant::now() + ACCEPT_DEADLINE;
     let mut socks = Vec::with_capacity(config.clients);
     while socks.len() < config.clients {
-        let (s, _) = listener.accept().map_err(io_err("accepting"))?;
-        s.set_nodelay(true).map_err(io_err("TCP_NODELAY"))?;
-        s.set_nonblocking(true).map_err(io_err("O_NONBLOCK"))?;
-        socks.push(s);
+        match listener.accept() {
+            Ok((s, _)) => {
+                s.set_nodelay(true).map_err(io_err("TCP_NODELAY"))?;
+                s.set_nonblocking(true).map_err(io_err("O_NONBLOCK"))?;
+                socks.push(s);
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                let gone = child
+                    .try_wait()
+                    .map_err(io_err("polling the sink"))?
+                    .is_some();
+                if gone || Instant::now() > deadline {
+                    return Err(FloorError::Incomplete {
+                        accepted: socks.len(),
+                        wanted: config.clients,
+                    });
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err(e) => return Err(io_err("accepting")(e)),
+        }
     }
+    Ok(socks)
+}
+
+fn measure(
+    config: &Config,
+    listener: &TcpListener,
+    child: &mut Child,
+) -> Result<FloorReport, FloorError> {
+    let mut socks = accept_all(config, listener, child)?;
     let frame = frame(config.frame_bytes);
     // One untimed round warms caches and the sockets' buffers.
     let mut short = write_round(&mut socks, &frame);

@@ -5,6 +5,7 @@ use std::cell::RefCell;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
+use nix::sys::socket::{setsockopt, sockopt};
 use tokio::net::TcpSocket;
 
 thread_local! {
@@ -20,6 +21,8 @@ pub fn pin(cpu: usize) -> nix::Result<()> {
 
 async fn drain(server: SocketAddr, i: usize) -> io::Result<()> {
     let socket = TcpSocket::new_v4()?;
+    // Choose the port at connect time from the 4-tuple (see the loadgen).
+    setsockopt(&socket, sockopt::IpBindAddressNoPort, &true).map_err(io::Error::from)?;
     let source = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1 + (i % 4) as u8));
     socket.bind(SocketAddr::new(source, 0))?;
     let stream = socket.connect(server).await?;
@@ -45,7 +48,16 @@ pub fn run(server: SocketAddr, clients: usize) -> io::Result<()> {
     let local = tokio::task::LocalSet::new();
     local.block_on(&runtime, async move {
         let tasks: Vec<_> = (0..clients)
-            .map(|i| tokio::task::spawn_local(drain(server, i)))
+            .map(|i| {
+                tokio::task::spawn_local(async move {
+                    // A socket that cannot connect leaves the sender short:
+                    // exit so it notices at once rather than at its deadline.
+                    if let Err(e) = drain(server, i).await {
+                        eprintln!("sendfloor sink: socket {i}: {e}");
+                        std::process::exit(1);
+                    }
+                })
+            })
             .collect();
         for t in tasks {
             let _ = t.await;
