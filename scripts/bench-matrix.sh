@@ -17,6 +17,9 @@ SERVER_ARGS=${SERVER_ARGS:-}
 LOADGEN_ARGS=${LOADGEN_ARGS:-}
 SERVER_CPU=${SERVER_CPU:-0}
 LOADGEN_CPU=${LOADGEN_CPU:-1}
+# Frame payload for the kernel floor: the size of the server's snapshots
+# (the loadgen reports it as mean_msg_bytes; ~12.4 KB with the VN30 feed).
+FLOOR_BYTES=${FLOOR_BYTES:-12400}
 CASES=${CASES:-"1hz-1000 1hz-8000 1hz-15000 10hz-2000 50hz-500 10hz-2000-stalled floor"}
 OUT=${OUT:-${CARGO_TARGET_DIR:-target}/bench/$(date -u +%Y%m%dT%H%M%SZ)}
 TARGET=${CARGO_TARGET_DIR:-target}
@@ -74,7 +77,7 @@ PY
 run_floor() {
   for n in 1000 8000 15000; do
     echo "== floor: $n sockets" >&2
-    taskset -c "$SERVER_CPU" "$BIN/marketfeed-sendfloor" --clients "$n" --sink-cpu "$LOADGEN_CPU" \
+    taskset -c "$SERVER_CPU" "$BIN/marketfeed-sendfloor" --clients "$n" --frame-bytes "$FLOOR_BYTES" --sink-cpu "$LOADGEN_CPU" \
       2> >(tee -a "$OUT/floor.log" >&2) | tail -n1 >>"$OUT/floor.jsonl"
   done
 }
@@ -98,14 +101,14 @@ import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 floor = {f["clients"]: f for f in (json.loads(l) for l in open(sys.argv[2]) if l.strip())}
 ms = lambda us: f"{us / 1000:.2f}"
-print("| case | clients (+stalled) | msg/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | p99 user-rx ms | gaps | disc. | fail | fan-out p50 ms | floor ms | ratio | RSS KiB/client | RSS end MiB | CPU s/1k msg | µs/msg | ticks / serializations |")
-print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+print("| case | clients (+stalled) | msg B | msg/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | p99 user-rx ms | gaps | disc. | fail | fan-out p50 ms | floor ms | ratio | RSS KiB/client | RSS end MiB | CPU s/1k msg | µs/msg | ticks / serializations |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 for r in rows:
     k, u, f, s = r["latency_kernel_us"], r["latency_user_us"], r["fanout_last_us"], r.get("server") or {}
     fl = floor.get(r["clients"])
     fl_ms = fl["round_p50_us"] / 1000 if fl else None
     ratio = f"{f['p50'] / 1000 / fl_ms:.2f}×" if fl_ms and f["count"] else "–"
-    print(f"| {r['label']} | {r['connected']} (+{r['stalled']}) | {r['msgs_per_s']:.0f} | {ms(k['p50'])} | {ms(k['p90'])} | {ms(k['p99'])} | {ms(k['p999'])} | {ms(k['max'])} | {ms(u['p99'])} "
+    print(f"| {r['label']} | {r['connected']} (+{r['stalled']}) | {r.get('mean_msg_bytes', '–')} | {r['msgs_per_s']:.0f} | {ms(k['p50'])} | {ms(k['p90'])} | {ms(k['p99'])} | {ms(k['p999'])} | {ms(k['max'])} | {ms(u['p99'])} "
           f"| {r['gaps']} | {r['disconnects']} | {r['connect_failures']} | {ms(f['p50']) if f['count'] else '–'} | {f'{fl_ms:.2f}' if fl_ms else '–'} | {ratio} "
           f"| {s.get('rss_per_client_kib', '–')} | {s.get('rss_end_kib', 0) / 1024:.1f} | {s.get('cpu_s_per_1k_msgs', '–')} | {s.get('cpu_us_per_msg', '–')} | {r.get('server_ticks')} / {r.get('server_serializations')} |")
 if floor:

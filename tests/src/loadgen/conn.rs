@@ -142,7 +142,7 @@ impl Conn {
                     }
                 }
                 self.last_seq = Some(self.last_seq.map_or(seq, |l| l.max(seq)));
-                stats.record_snapshot(ts, seq, at.kernel_ns, at.user_ns, catch_up);
+                stats.record_snapshot(msg.len(), ts, seq, at.kernel_ns, at.user_ns, catch_up);
             }
             Scanned::Hello => {
                 stats.hellos += 1;

@@ -137,6 +137,7 @@ async fn drive(config: &Config, target: target::Target) -> Result<Report, Loadge
         tick_interval_ms: s.tick_interval_ms,
         messages: s.window_msgs,
         messages_total: s.total_msgs,
+        mean_msg_bytes: s.window_bytes.checked_div(s.window_msgs).unwrap_or(0),
         msgs_per_s: (s.window_msgs as f64 / duration_s).round(),
         latency_kernel_us: Latency::of(&s.kernel),
         latency_user_us: Latency::of(&s.user),

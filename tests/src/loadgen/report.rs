@@ -84,6 +84,8 @@ pub struct Report {
     pub messages: u64,
     /// Snapshots received over the whole run.
     pub messages_total: u64,
+    /// Mean snapshot payload size in the window, bytes.
+    pub mean_msg_bytes: u64,
     /// `messages / duration_s`.
     pub msgs_per_s: f64,
     /// Latency by kernel receive time (`SO_TIMESTAMPNS`), µs.
@@ -146,10 +148,11 @@ impl Report {
             self.label, self.connected, self.clients, self.stalled, self.connect_failures, self.disconnects, self.ramp_s
         );
         s += &format!(
-            "  window {:.1} s, tick {} ms: {} snapshots, {:.0} msg/s, gaps {} ({} clients), reordered {}, invalid {}\n",
+            "  window {:.1} s, tick {} ms: {} snapshots of {} B, {:.0} msg/s, gaps {} ({} clients), reordered {}, invalid {}\n",
             self.duration_s,
             self.tick_interval_ms.map_or("?".to_owned(), |t| t.to_string()),
             self.messages,
+            self.mean_msg_bytes,
             self.msgs_per_s,
             self.gaps,
             self.clients_with_gaps,

@@ -36,6 +36,8 @@ pub struct Stats {
     pub window_msgs: u64,
     /// Snapshots received over the whole run.
     pub total_msgs: u64,
+    /// Payload bytes of the window snapshots.
+    pub window_bytes: u64,
     /// Window snapshots whose read carried no kernel timestamp.
     pub missing_kernel_ts: u64,
     /// Window snapshots stamped later than they were received (clock skew).
@@ -85,6 +87,7 @@ impl Default for Stats {
             user: histogram(),
             window_msgs: 0,
             total_msgs: 0,
+            window_bytes: 0,
             missing_kernel_ts: 0,
             negative_latency: 0,
             hellos: 0,
@@ -117,6 +120,7 @@ impl Stats {
     /// it may be up to a tick old, so it is counted but not timed.
     pub fn record_snapshot(
         &mut self,
+        len: usize,
         ts_us: u64,
         seq: u64,
         kernel_ns: Option<u64>,
@@ -128,6 +132,7 @@ impl Stats {
             return;
         }
         self.window_msgs += 1;
+        self.window_bytes += len as u64;
         match latency_us(ts_us, user_ns) {
             Some(us) => self.user.saturating_record(us),
             None => self.negative_latency += 1,
@@ -181,20 +186,20 @@ mod tests {
     #[test]
     fn window_and_catch_up_rules() {
         let mut s = Stats::default();
-        s.record_snapshot(1_000, 1, Some(2_000_000), 3_000_000, false);
+        s.record_snapshot(10, 1_000, 1, Some(2_000_000), 3_000_000, false);
         assert_eq!((s.total_msgs, s.window_msgs), (1, 0));
         s.measuring = true;
-        s.record_snapshot(1_000, 2, Some(2_000_000), 3_000_000, true);
+        s.record_snapshot(10, 1_000, 2, Some(2_000_000), 3_000_000, true);
         assert_eq!(s.window_msgs, 0);
-        s.record_snapshot(1_000, 3, Some(2_000_000), 3_000_000, false);
-        s.record_snapshot(1_000, 3, None, 1_500_000, false);
+        s.record_snapshot(10, 1_000, 3, Some(2_000_000), 3_000_000, false);
+        s.record_snapshot(10, 1_000, 3, None, 1_500_000, false);
         assert_eq!(s.window_msgs, 2);
         assert_eq!(s.kernel.len(), 1);
         assert_eq!(s.kernel.max(), 1_000);
         assert_eq!(s.user.len(), 2);
         assert_eq!(s.missing_kernel_ts, 1);
         assert_eq!(s.ticks.get(&3).map(|t| t.count), Some(1));
-        s.record_snapshot(5_000, 4, Some(1_000_000), 1_000_000, false);
+        s.record_snapshot(10, 5_000, 4, Some(1_000_000), 1_000_000, false);
         assert_eq!(s.negative_latency, 2);
     }
 }
