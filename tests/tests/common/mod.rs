@@ -152,22 +152,7 @@ pub async fn raw_connect(addr: SocketAddr) -> TcpStream {
 
 /// A masked client frame with FIN set.
 pub fn masked_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
-    let mask = [0x12u8, 0x34, 0x56, 0x78];
-    let mut out = vec![0x80 | opcode];
-    match payload.len() {
-        n if n < 126 => out.push(0x80 | n as u8),
-        n if n <= 0xffff => {
-            out.push(0x80 | 126);
-            out.extend_from_slice(&(n as u16).to_be_bytes());
-        }
-        n => {
-            out.push(0x80 | 127);
-            out.extend_from_slice(&(n as u64).to_be_bytes());
-        }
-    }
-    out.extend_from_slice(&mask);
-    out.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
-    out
+    marketfeed_tests::loadgen::frame::build_masked(opcode, payload, [0x12, 0x34, 0x56, 0x78])
 }
 
 /// Reads server frames from a raw socket until a close frame; returns its
