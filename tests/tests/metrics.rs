@@ -41,6 +41,9 @@ async fn metric_values_match_a_scripted_scenario() {
     let text = metrics_until(addr, |m| {
         metric(m, r#"marketfeed_disconnects_total{reason="dropped"}"#) == Some(1.0)
             && metric(m, r#"marketfeed_disconnects_total{reason="client_closed"}"#) == Some(1.0)
+            // A tick has been fanned out since the clients joined (the first
+            // one may have been encoded on demand for a joiner instead).
+            && metric(m, "marketfeed_fanouts_total").is_some_and(|f| f >= 1.0)
     })
     .await;
     let m = |s: &str| metric(&text, s).unwrap_or_else(|| panic!("{s} missing:\n{text}"));
