@@ -32,7 +32,7 @@ async fn silent_client_is_closed_within_interval_plus_timeout() {
         "closed too early: {elapsed:?}"
     );
     assert!(
-        elapsed < Duration::from_millis(1000),
+        elapsed < Duration::from_millis(1200),
         "closed too late: {elapsed:?}"
     );
     server.shutdown().await;
