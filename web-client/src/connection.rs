@@ -464,11 +464,16 @@ impl Machine {
         }
     }
 
-    fn connect(&mut self) -> Vec<Action> {
-        self.state = ConnectionState::Connecting;
+    /// Enters `state` with no retry scheduled.
+    fn enter(&mut self, state: ConnectionState, waiting_for_network: bool) {
+        self.state = state;
         self.delay_ms = None;
         self.next_attempt_at = None;
-        self.waiting_for_network = false;
+        self.waiting_for_network = waiting_for_network;
+    }
+
+    fn connect(&mut self) -> Vec<Action> {
+        self.enter(ConnectionState::Connecting, false);
         vec![
             Action::Connect,
             Action::ArmDeadline(self.timing.connect_timeout_ms),
@@ -477,10 +482,7 @@ impl Machine {
     }
 
     fn wait_for_network(&mut self) -> Vec<Action> {
-        self.state = ConnectionState::Reconnecting;
-        self.waiting_for_network = true;
-        self.delay_ms = None;
-        self.next_attempt_at = None;
+        self.enter(ConnectionState::Reconnecting, true);
         vec![Action::Emit]
     }
 
@@ -532,10 +534,7 @@ impl Machine {
     }
 
     fn stop(&mut self) -> Vec<Action> {
-        self.state = ConnectionState::Closed;
-        self.delay_ms = None;
-        self.next_attempt_at = None;
-        self.waiting_for_network = false;
+        self.enter(ConnectionState::Closed, false);
         vec![
             Action::CancelRetry,
             Action::ClearDeadline,
