@@ -6,17 +6,13 @@
 
 use serde_json::Value;
 
+use crate::message::kind;
 use crate::{ClientMessage, ErrorCode, ServerMessage};
 
 /// Longest ticker a client may name, in bytes.
 pub const MAX_SYMBOL_LEN: usize = 16;
 /// Most symbols one subscribe/unsubscribe may carry.
 pub const MAX_SYMBOLS_PER_REQUEST: usize = 64;
-
-/// Client message `type`s this protocol version knows.
-const CLIENT_TYPES: [&str; 3] = ["ping", "subscribe", "unsubscribe"];
-/// Server message `type`s this protocol version knows.
-const SERVER_TYPES: [&str; 4] = ["hello", "snapshot", "pong", "error"];
 
 /// Why a message could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -91,7 +87,7 @@ fn parse_envelope(bytes: &[u8], known: &[&str]) -> Result<(Value, String), Proto
 
 /// Decodes and validates one client → server message.
 pub fn decode_client(bytes: &[u8]) -> Result<ClientMessage, ProtocolError> {
-    let (value, kind) = parse_envelope(bytes, &CLIENT_TYPES)?;
+    let (value, kind) = parse_envelope(bytes, &kind::CLIENT)?;
     let msg: ClientMessage = serde_json::from_value(value).map_err(|e| ProtocolError::Invalid {
         kind,
         detail: e.to_string(),
@@ -122,7 +118,7 @@ fn check_symbols(symbols: &[String]) -> Result<(), ProtocolError> {
 
 /// Decodes one server → client message.
 pub fn decode_server(bytes: &[u8]) -> Result<ServerMessage, ProtocolError> {
-    let (value, kind) = parse_envelope(bytes, &SERVER_TYPES)?;
+    let (value, kind) = parse_envelope(bytes, &kind::SERVER)?;
     serde_json::from_value(value).map_err(|e| ProtocolError::Invalid {
         kind,
         detail: e.to_string(),

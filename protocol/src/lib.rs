@@ -18,22 +18,35 @@
 //! * [`message`] — the two direction-named envelopes and the error codes.
 //! * [`codec`] — bounded decoding with typed errors ([`ProtocolError`]) and
 //!   encoding.
+//! * [`close`] — every WebSocket close code marketfeed sends, server's and
+//!   client's, with its reason and meaning ([`CloseCode::TABLE`]).
+//! * [`subprotocol`] — the `Sec-WebSocket-Protocol` names of the wire
+//!   formats.
+//!
+//! Every wire word lives here and nowhere else: message `type`s
+//! ([`message::kind`]), error codes ([`ErrorCode::as_str`]), close codes and
+//! reasons, subprotocol names. The server and the web client use these
+//! definitions instead of writing the words again.
 //!
 //! The golden fixtures in `tests/fixtures/` pin the wire format: changing
 //! them is a protocol change and bumps [`PROTOCOL_VERSION`].
 //!
 //! The crate builds unchanged for native targets and `wasm32-unknown-unknown`.
 
+pub mod close;
 pub mod codec;
 pub mod message;
 pub mod snapshot;
+pub mod subprotocol;
 
+pub use close::{CloseCode, CloseInfo, Sender};
 pub use codec::{
     decode_client, decode_server, encode_client, encode_server, ProtocolError,
     MAX_SYMBOLS_PER_REQUEST, MAX_SYMBOL_LEN,
 };
-pub use message::{ClientMessage, ErrorCode, Hello, ServerMessage};
+pub use message::{kind, ClientMessage, ErrorCode, Hello, ServerMessage};
 pub use snapshot::{ForeignFlow, IndexQuote, MarketSnapshot, PriceLevel, Quote, TradingPhase};
+pub use subprotocol::Subprotocol;
 
 /// Version of the wire protocol announced in [`Hello::protocol_version`].
 ///

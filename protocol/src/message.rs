@@ -83,13 +83,38 @@ pub enum ClientMessage {
     },
 }
 
+/// The wire `type` of every message: the one place in Rust where these
+/// words are written (serde's `rename_all` derives the same spelling, and
+/// the round-trip tests check the two agree).
+pub mod kind {
+    /// [`super::ServerMessage::Hello`].
+    pub const HELLO: &str = "hello";
+    /// [`super::ServerMessage::Snapshot`].
+    pub const SNAPSHOT: &str = "snapshot";
+    /// [`super::ServerMessage::Pong`].
+    pub const PONG: &str = "pong";
+    /// [`super::ServerMessage::Error`].
+    pub const ERROR: &str = "error";
+    /// [`super::ClientMessage::Ping`].
+    pub const PING: &str = "ping";
+    /// [`super::ClientMessage::Subscribe`].
+    pub const SUBSCRIBE: &str = "subscribe";
+    /// [`super::ClientMessage::Unsubscribe`].
+    pub const UNSUBSCRIBE: &str = "unsubscribe";
+
+    /// Every server → client `type`.
+    pub const SERVER: [&str; 4] = [HELLO, SNAPSHOT, PONG, ERROR];
+    /// Every client → server `type`.
+    pub const CLIENT: [&str; 3] = [PING, SUBSCRIBE, UNSUBSCRIBE];
+}
+
 impl ClientMessage {
     /// The wire `type` of this message.
     pub fn kind(&self) -> &'static str {
         match self {
-            Self::Ping { .. } => "ping",
-            Self::Subscribe { .. } => "subscribe",
-            Self::Unsubscribe { .. } => "unsubscribe",
+            Self::Ping { .. } => kind::PING,
+            Self::Subscribe { .. } => kind::SUBSCRIBE,
+            Self::Unsubscribe { .. } => kind::UNSUBSCRIBE,
         }
     }
 }
@@ -98,10 +123,33 @@ impl ServerMessage {
     /// The wire `type` of this message.
     pub fn kind(&self) -> &'static str {
         match self {
-            Self::Hello(_) => "hello",
-            Self::Snapshot(_) => "snapshot",
-            Self::Pong { .. } => "pong",
-            Self::Error { .. } => "error",
+            Self::Hello(_) => kind::HELLO,
+            Self::Snapshot(_) => kind::SNAPSHOT,
+            Self::Pong { .. } => kind::PONG,
+            Self::Error { .. } => kind::ERROR,
+        }
+    }
+}
+
+impl ErrorCode {
+    /// Every code this build sends.
+    pub const ALL: [Self; 5] = [
+        Self::MalformedMessage,
+        Self::UnknownMessageType,
+        Self::InvalidMessage,
+        Self::Unsupported,
+        Self::UnsupportedData,
+    ];
+
+    /// The wire spelling (what serde writes).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::MalformedMessage => "malformedMessage",
+            Self::UnknownMessageType => "unknownMessageType",
+            Self::InvalidMessage => "invalidMessage",
+            Self::Unsupported => "unsupported",
+            Self::UnsupportedData => "unsupportedData",
+            Self::Unknown => "unknown",
         }
     }
 }

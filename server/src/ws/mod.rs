@@ -15,21 +15,8 @@
 //!   `Sec-WebSocket-Accept`.
 //! - [`frame`]: encodes server → client frames (final, unmasked).
 //! - [`reader`]: incremental, strict parser of client → server frames.
-//! - [`close`]: the close codes below.
-//!
-//! # Close codes
-//! | code | name | sent when |
-//! |------|------|-----------|
-//! | 1000 | [`CloseCode::NORMAL`] | the closing handshake completes normally |
-//! | 1001 | [`CloseCode::GOING_AWAY`] | the server shuts down |
-//! | 1002 | [`CloseCode::PROTOCOL_ERROR`] | framing violation: unmasked frame, RSV bits, unknown opcode, bad control frame, bad fragmentation, bad length, bad close payload |
-//! | 1003 | [`CloseCode::UNSUPPORTED_DATA`] | the client sends a kind of data the server does not accept |
-//! | 1007 | [`CloseCode::INVALID_PAYLOAD`] | a text message is not valid UTF-8 |
-//! | 1008 | [`CloseCode::POLICY_VIOLATION`] | a message breaks server policy (generic) |
-//! | 1009 | [`CloseCode::MESSAGE_TOO_BIG`] | a message exceeds the size limit (judged from the header) |
-//! | 1011 | [`CloseCode::INTERNAL_ERROR`] | the server hit an unexpected condition |
-//! | 4000 | [`CloseCode::HEARTBEAT_TIMEOUT`] | nothing received for heartbeat interval + timeout |
-//! | 4001 | [`CloseCode::TOKEN_EXPIRED`] | reserved for authentication |
+//! - [`close`]: the close codes, re-exported from the protocol crate
+//!   (`marketfeed_protocol::CloseCode::TABLE` says which code means what).
 //!
 //! A [`ReadError`] knows its code and a short reason:
 //! [`ReadError::close_frame`] builds the Close frame to send before dropping
