@@ -20,6 +20,8 @@
 //!   encoding.
 //! * [`close`] — every WebSocket close code marketfeed sends, server's and
 //!   client's, with its reason and meaning ([`CloseCode::TABLE`]).
+//! * [`ingest`] — the lines an operator's feed process writes to feed a
+//!   server (`snapshot`, `quote`, `index`, `foreign`, `phase`).
 //! * [`subprotocol`] — the `Sec-WebSocket-Protocol` names of the wire
 //!   formats.
 //!
@@ -35,6 +37,7 @@
 
 pub mod close;
 pub mod codec;
+pub mod ingest;
 pub mod message;
 pub mod snapshot;
 pub mod subprotocol;
@@ -44,6 +47,7 @@ pub use codec::{
     decode_client, decode_server, encode_client, encode_server, ProtocolError,
     MAX_SYMBOLS_PER_REQUEST, MAX_SYMBOL_LEN,
 };
+pub use ingest::{decode_ingest, encode_ingest, IngestError, IngestMessage};
 pub use message::{kind, ClientMessage, ErrorCode, Hello, ServerMessage};
 pub use snapshot::{ForeignFlow, IndexQuote, MarketSnapshot, PriceLevel, Quote, TradingPhase};
 pub use subprotocol::Subprotocol;

@@ -7,6 +7,7 @@
 //! built from the static tables in [`vn30`]. A replay file or a broker
 //! connection will implement the same trait.
 
+pub mod market;
 pub mod simulator;
 pub mod tick_size;
 pub mod vn30;
