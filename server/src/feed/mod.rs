@@ -7,7 +7,9 @@
 //! built from the static tables in [`vn30`]. A replay file or a broker
 //! connection will implement the same trait.
 
+pub mod ingest;
 pub mod market;
+pub mod schedule;
 pub mod simulator;
 pub mod tick_size;
 pub mod vn30;
