@@ -9,6 +9,7 @@
 
 pub mod ingest;
 pub mod market;
+pub mod replay;
 pub mod schedule;
 pub mod simulator;
 pub mod tick_size;
