@@ -51,6 +51,7 @@ fn snapshot() -> ServerMessage {
                 asks: levels(last, 50, i),
                 foreign_buy: 120_000 + i * 1_300,
                 foreign_sell: 85_000 + i * 900,
+                auction: None,
             }
         })
         .collect();

@@ -20,7 +20,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::{ForeignFlow, IndexQuote, PriceLevel, Quote, TradingPhase};
+use crate::{Auction, ForeignFlow, IndexQuote, PriceLevel, Quote, TradingPhase};
 
 /// Longest ingest line accepted, in bytes (without the newline).
 pub const MAX_INGEST_LINE: usize = 64 * 1024;
@@ -117,6 +117,9 @@ pub struct QuoteUpdate {
     pub foreign_buy: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub foreign_sell: Option<u64>,
+    /// The auction projection; cleared when the phase leaves the auction.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auction: Option<Auction>,
 }
 
 /// Any subset of an [`IndexQuote`]'s fields, for one `code`.
@@ -273,6 +276,7 @@ impl From<&Quote> for QuoteUpdate {
             asks: Some(q.asks.clone()),
             foreign_buy: Some(q.foreign_buy),
             foreign_sell: Some(q.foreign_sell),
+            auction: q.auction,
         }
     }
 }

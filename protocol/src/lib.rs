@@ -49,7 +49,9 @@ pub use codec::{
 };
 pub use ingest::{decode_ingest, encode_ingest, IngestError, IngestMessage};
 pub use message::{kind, ClientMessage, ErrorCode, Hello, ServerMessage};
-pub use snapshot::{ForeignFlow, IndexQuote, MarketSnapshot, PriceLevel, Quote, TradingPhase};
+pub use snapshot::{
+    Auction, ForeignFlow, IndexQuote, MarketSnapshot, PriceLevel, Quote, TradingPhase,
+};
 pub use subprotocol::Subprotocol;
 
 /// Version of the wire protocol announced in [`Hello::protocol_version`].

@@ -82,6 +82,21 @@ pub struct Quote {
     pub foreign_buy: u64,
     /// Shares sold by foreign investors this session.
     pub foreign_sell: u64,
+    /// During the opening (ATO) or closing (ATC) auction: what the auction
+    /// would match if it ended now. Absent outside the auctions, so a
+    /// continuous-trading snapshot has the same shape as before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auction: Option<Auction>,
+}
+
+/// The projected result of a call auction ("giá dự kiến khớp").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Auction {
+    /// Projected matching price, VND.
+    pub price: u64,
+    /// Volume that would match at that price, shares.
+    pub volume: u64,
 }
 
 /// One level of the order book.

@@ -57,6 +57,7 @@ fn expected_snapshot() -> MarketSnapshot {
                 asks: levels([(24_700, 9_100), (24_750, 22_000), (24_800, 31_500)]),
                 foreign_buy: 120_000,
                 foreign_sell: 85_000,
+                auction: None,
             },
             Quote {
                 symbol: "FPT".into(),
@@ -74,6 +75,7 @@ fn expected_snapshot() -> MarketSnapshot {
                 asks: levels([(131_100, 800), (131_200, 2_500), (131_300, 4_100)]),
                 foreign_buy: 0,
                 foreign_sell: 0,
+                auction: None,
             },
         ],
         indices: vec![
@@ -197,4 +199,21 @@ fn unknown_error_codes_from_newer_servers_still_decode() {
             message: "x".into()
         }
     );
+}
+
+#[test]
+fn an_auction_projection_round_trips_and_is_absent_otherwise() {
+    let mut snap = expected_snapshot();
+    let plain = json(&encode_server(&ServerMessage::Snapshot(snap.clone())));
+    assert!(plain["quotes"][0].get("auction").is_none());
+    snap.phase = TradingPhase::OpeningAuction;
+    snap.quotes[0].auction = Some(marketfeed_protocol::Auction {
+        price: 24_600,
+        volume: 35_000,
+    });
+    let bytes = encode_server(&ServerMessage::Snapshot(snap.clone()));
+    let value = json(&bytes);
+    assert_eq!(value["quotes"][0]["auction"]["price"], 24_600);
+    assert_eq!(value["quotes"][0]["auction"]["volume"], 35_000);
+    assert_eq!(decode_server(&bytes), Ok(ServerMessage::Snapshot(snap)));
 }

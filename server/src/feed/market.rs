@@ -148,6 +148,10 @@ impl MarketState {
             IngestMessage::Phase(p) => {
                 self.universe()?;
                 self.phase = Some(p.phase);
+                if !is_auction(p.phase) {
+                    // The auction ended: its projection is history.
+                    self.quotes.iter_mut().for_each(|q| q.auction = None);
+                }
                 Ok(())
             }
         }
@@ -202,6 +206,14 @@ impl MarketState {
     }
 }
 
+/// Whether `phase` is a call auction (ATO or ATC).
+pub fn is_auction(phase: TradingPhase) -> bool {
+    matches!(
+        phase,
+        TradingPhase::OpeningAuction | TradingPhase::ClosingAuction
+    )
+}
+
 /// A stock as a `snapshot` line declares it: its band, nothing traded.
 fn declared_quote(u: &QuoteUpdate) -> Result<Quote, Rejected> {
     let bad = |what: &str| Rejected::BadUniverse(format!("{}: {what}", u.symbol));
@@ -230,6 +242,7 @@ fn declared_quote(u: &QuoteUpdate) -> Result<Quote, Rejected> {
         asks: Vec::new(),
         foreign_buy: 0,
         foreign_sell: 0,
+        auction: None,
     })
 }
 
@@ -302,6 +315,10 @@ fn updated_quote(q: &Quote, u: &QuoteUpdate) -> Result<Quote, Rejected> {
     next.total_value = grown(&q.symbol, "totalValue", q.total_value, u.total_value)?;
     next.foreign_buy = grown(&q.symbol, "foreignBuy", q.foreign_buy, u.foreign_buy)?;
     next.foreign_sell = grown(&q.symbol, "foreignSell", q.foreign_sell, u.foreign_sell)?;
+    if let Some(auction) = u.auction {
+        in_band("auction", Some(auction.price))?;
+        next.auction = Some(auction);
+    }
     if let Some(bids) = &u.bids {
         next.bids = bids.clone();
     }
