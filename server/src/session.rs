@@ -9,10 +9,15 @@
 //! | 1001 `going away` | server shutdown |
 //! | 1002 | framing violation (unmasked frame, bad opcode, …) |
 //! | 1007 | text frame that is not UTF-8 |
-//! | 1008 `message rate limit exceeded` | more messages than `--client-msg-rate`/`--client-msg-burst` allow |
+//! | 1008 `message rate limit exceeded` | more frames (fragments included, Close not) than `--client-msg-rate`/`--client-msg-burst` allow |
 //! | 1009 | message over `--max-message-size` |
-//! | 4000 `heartbeat timeout` | nothing received for heartbeat interval + timeout |
+//! | 4000 `heartbeat timeout` | no complete frame received for heartbeat interval + timeout |
 //! | 4001 `token expired` | the connection's token reached its `exp` |
+//!
+//! From the moment a close is requested the reader only drains (frames
+//! skipped by length, unbuffered) looking for the client's Close; the
+//! connection ends when it arrives, or [`MAX_CLOSE_WAIT`] after the request
+//! whatever is still unsent.
 //!
 //! A well-framed message the server cannot act on (bad JSON, unknown
 //! `type`, binary data) is answered with an `error` message and the
