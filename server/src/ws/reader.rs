@@ -1034,6 +1034,68 @@ mod tests {
     }
 
     #[test]
+    fn close_after_a_violation_is_still_heard() {
+        let mut wire = raw_frame(FIN_BIT | 0x1, b"hi", None);
+        wire.extend(masked(OpCode::Close, &1002u16.to_be_bytes()));
+        let mut reader = FrameReader::new(MAX);
+        reader.extend(&wire);
+        assert_eq!(reader.next_event(), Err(ReadError::Unmasked));
+        assert!(reader.awaits_close());
+        assert_eq!(
+            reader.next_event(),
+            Ok(Some(Incoming::Close(Some((1002, String::new())))))
+        );
+        assert!(!reader.awaits_close());
+    }
+
+    #[test]
+    fn draining_skips_an_oversized_payload_without_buffering() {
+        let mut reader = FrameReader::new(1024);
+        let big = masked(OpCode::Binary, &vec![5u8; 200_000]);
+        reader.extend(&big[..4096]);
+        assert_eq!(reader.next_event().unwrap_err().close_code(), 1009);
+        for chunk in big[4096..].chunks(2048) {
+            reader.extend(chunk);
+            assert_eq!(reader.next_event(), Ok(None));
+            assert_eq!(reader.capacity(), 0, "skipped bytes are not kept");
+        }
+        // Frames after it are skipped too; only the Close is reported.
+        let mut rest = masked(OpCode::Text, b"ignored");
+        rest.extend(client_frame(false, OpCode::Binary, &[1u8; 300]));
+        rest.extend(masked(OpCode::Close, b""));
+        reader.extend(&rest);
+        assert_eq!(reader.next_event(), Ok(Some(Incoming::Close(None))));
+        assert_eq!(reader.capacity(), 0);
+    }
+
+    #[test]
+    fn start_closing_reports_only_the_close() {
+        let mut reader = FrameReader::new(MAX);
+        reader.extend(&client_frame(false, OpCode::Text, b"half"));
+        assert_eq!(reader.next_event(), Ok(None));
+        assert_eq!(reader.take_fragments(), 1);
+        reader.start_closing();
+        let mut wire = masked(OpCode::Ping, b"p");
+        wire.extend(masked(OpCode::Close, &1000u16.to_be_bytes()));
+        assert_eq!(
+            events(&mut reader, &wire).unwrap(),
+            vec![Incoming::Close(Some((1000, String::new())))]
+        );
+    }
+
+    #[test]
+    fn untraceable_length_while_draining_ends_the_reader() {
+        let mut reader = FrameReader::new(MAX);
+        reader.start_closing();
+        let mut wire = vec![FIN_BIT | 0x2, MASK_BIT | LEN_64];
+        wire.extend_from_slice(&(1u64 << 63).to_be_bytes());
+        wire.extend(masked(OpCode::Close, b""));
+        assert_eq!(events(&mut reader, &wire).unwrap(), vec![]);
+        assert!(!reader.awaits_close());
+        assert_eq!(reader.capacity(), 0);
+    }
+
+    #[test]
     fn close_between_fragments_is_accepted() {
         let mut wire = client_frame(false, OpCode::Text, b"half");
         wire.extend(masked(OpCode::Close, b""));
