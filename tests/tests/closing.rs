@@ -312,6 +312,9 @@ async fn drip_fed_frame_does_not_keep_a_silent_client_alive() {
     c.heartbeat_interval = Duration::from_millis(200);
     c.heartbeat_timeout = Duration::from_millis(200);
     let server = start(c).await;
+    // Before the connection exists, so the silence limit cannot have
+    // started earlier.
+    let started = Instant::now();
     let mut raw = raw_connect(server.local_addr()).await;
     let (mut rd, mut wr) = raw.split();
     // One frame that never completes, a byte every 50 ms; no pong.
@@ -326,7 +329,6 @@ async fn drip_fed_frame_does_not_keep_a_silent_client_alive() {
         }
         std::future::pending::<()>().await;
     };
-    let started = Instant::now();
     let close = timeout(Duration::from_secs(3), async {
         tokio::select! {
             close = raw_read_until_close(&mut rd) => close,
