@@ -116,7 +116,7 @@ impl CloseCode {
         CloseInfo {
             code: Self::POLICY_VIOLATION,
             sender: Sender::Server,
-            when: "more messages than `--client-msg-rate`/`--client-msg-burst` allow",
+            when: "more frames than `--client-msg-rate`/`--client-msg-burst` allow (every frame but Close, each fragment included)",
             then: "reconnect with backoff, send less",
         },
         CloseInfo {
@@ -128,7 +128,7 @@ impl CloseCode {
         CloseInfo {
             code: Self::HEARTBEAT_TIMEOUT,
             sender: Sender::Server,
-            when: "nothing received for heartbeat interval + timeout",
+            when: "no complete frame received for heartbeat interval + timeout (bytes of an unfinished frame do not count)",
             then: "reconnect with backoff",
         },
         CloseInfo {

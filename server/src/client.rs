@@ -62,7 +62,9 @@ struct Outbox {
     queue: VecDeque<Queued>,
     /// Set once a close is requested: nothing else is queued after it.
     close: Option<CloseRequest>,
-    /// The close frame has been handed to the kernel.
+    /// The close frame is in the queue (always its last frame).
+    close_queued: bool,
+    /// The close frame has been handed to the kernel in full.
     close_written: bool,
     /// The socket failed; nothing more will be written.
     broken: bool,
@@ -300,6 +302,11 @@ impl Client {
         self.wake.notify_one();
     }
 
+    /// Whether a close was requested.
+    pub fn close_requested(&self) -> bool {
+        self.outbox().close.is_some()
+    }
+
     /// The close requested so far, if any.
     pub fn close_request(&self) -> Option<CloseRequest> {
         self.outbox().close.clone()
@@ -313,24 +320,22 @@ impl Client {
             if out.broken {
                 return Flush::Broken;
             }
-            if out.close_written {
-                return Flush::Closed;
-            }
             if out.is_idle() {
+                // Nothing is queued behind the close frame, so an idle
+                // outbox after it was queued means it went out in full.
+                if out.close_queued {
+                    out.close_written = true;
+                    return Flush::Closed;
+                }
                 let Some(req) = out.close.clone() else {
                     return Flush::Done;
                 };
                 out.queue.push_back(Queued::Control(close_frame(&req)));
-                out.close_written = true;
+                out.close_queued = true;
             }
             match self.write_batch(&mut out) {
                 Ok(true) => continue,
-                Ok(false) => {
-                    if out.close_written && out.is_idle() {
-                        return Flush::Closed;
-                    }
-                    return Flush::Blocked;
-                }
+                Ok(false) => return Flush::Blocked,
                 Err(_) => {
                     out.broken = true;
                     return Flush::Broken;
@@ -401,5 +406,89 @@ impl Client {
     pub fn has_backlog(&self) -> bool {
         let out = self.outbox();
         !out.is_idle() || (out.close.is_some() && !out.close_written)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio::io::AsyncReadExt;
+    use tokio::net::TcpListener;
+
+    use super::*;
+    use crate::ws::frame;
+
+    /// A connected socket pair with small buffers: the server side wrapped
+    /// in a [`Client`], and the peer.
+    async fn pair() -> (Client, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        let peer = socket
+            .connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (server, addr) = listener.accept().await.unwrap();
+        socket2::SockRef::from(&server)
+            .set_send_buffer_size(4096)
+            .unwrap();
+        let client = Client::new(1, addr, server, SlowClientPolicy::Conflate, 8, Clock::new());
+        (client, peer)
+    }
+
+    /// Writes raw bytes until the kernel takes no more; returns how many.
+    fn fill(client: &Client) -> usize {
+        let chunk = [0u8; 1024];
+        let mut total = 0;
+        loop {
+            match client.stream().try_write(&chunk) {
+                Ok(n) => total += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return total,
+                Err(e) => panic!("write failed: {e}"),
+            }
+        }
+    }
+
+    /// Flushes until the close frame is out, waiting for writability.
+    async fn flush_until_closed(client: &Client, close: &Bytes) {
+        let mut flushes = 0;
+        loop {
+            match client.flush(|_| close.clone()) {
+                Flush::Closed => return,
+                Flush::Blocked => client.stream().writable().await.unwrap(),
+                other => panic!("unexpected {other:?}"),
+            }
+            flushes += 1;
+            assert!(flushes < 10_000, "never closed");
+        }
+    }
+
+    #[tokio::test]
+    async fn close_frame_queued_on_a_full_socket_is_sent_once_it_drains() {
+        for reason in ["", "x", "going away", &"r".repeat(123)] {
+            let (client, mut peer) = pair().await;
+            let filled = fill(&client);
+            let close = frame::close(1001u16, reason);
+            client.request_close(1001, reason);
+            // The socket is full: the close frame cannot go out yet.
+            assert_eq!(client.flush(|_| close.clone()), Flush::Blocked);
+            assert!(client.has_backlog());
+
+            let mut junk = vec![0u8; filled];
+            let reading = async {
+                peer.read_exact(&mut junk).await.unwrap();
+                let mut got = vec![0u8; close.len()];
+                tokio::time::timeout(Duration::from_secs(2), peer.read_exact(&mut got))
+                    .await
+                    .expect("the close frame arrives")
+                    .unwrap();
+                got
+            };
+            let (got, ()) = tokio::join!(reading, flush_until_closed(&client, &close));
+            assert_eq!(got, close.as_ref(), "reason {reason:?}");
+            assert!(!client.has_backlog());
+        }
     }
 }

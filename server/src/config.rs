@@ -53,6 +53,11 @@ pub mod defaults {
     /// How long `/readyz` answers 503 (and new upgrades are refused) before
     /// shutdown closes the connections.
     pub const DRAIN_DELAY: Duration = Duration::ZERO;
+    /// Longest tick or heartbeat setting. Browsers fire a timer of 2^31 ms
+    /// (about 24.8 days) or more at once, and the web client schedules its
+    /// timers from the announced intervals plus its own grace: 24 h leaves
+    /// ample room.
+    pub const MAX_TIMER: Duration = Duration::from_secs(24 * 3600);
     /// Lifetime of a token minted by the `token` subcommand.
     pub const TOKEN_TTL: Duration = Duration::from_secs(3600);
     /// Environment variable holding the token secret (never a flag: flags
@@ -179,15 +184,15 @@ pub struct Config {
     pub bind: SocketAddr,
 
     /// Interval between snapshots (e.g. `1s`, `100ms`).
-    #[arg(long, env = "MARKETFEED_TICK_INTERVAL", default_value = "1s", value_parser = parse_positive_duration)]
+    #[arg(long, env = "MARKETFEED_TICK_INTERVAL", default_value = "1s", value_parser = parse_timer)]
     pub tick_interval: Duration,
 
     /// Interval between WebSocket Ping frames sent to every client.
-    #[arg(long, env = "MARKETFEED_HEARTBEAT_INTERVAL", default_value = "30s", value_parser = parse_positive_duration)]
+    #[arg(long, env = "MARKETFEED_HEARTBEAT_INTERVAL", default_value = "30s", value_parser = parse_timer)]
     pub heartbeat_interval: Duration,
 
     /// A client silent for heartbeat-interval + heartbeat-timeout is closed (code 4000).
-    #[arg(long, env = "MARKETFEED_HEARTBEAT_TIMEOUT", default_value = "10s", value_parser = parse_positive_duration)]
+    #[arg(long, env = "MARKETFEED_HEARTBEAT_TIMEOUT", default_value = "10s", value_parser = parse_timer)]
     pub heartbeat_timeout: Duration,
 
     /// Frames queued per client before the slow-client policy drops some.
@@ -290,6 +295,16 @@ fn parse_positive_duration(s: &str) -> Result<Duration, String> {
     let d = humantime::parse_duration(s).map_err(|e| format!("{e} (use e.g. 1s, 250ms)"))?;
     if d.is_zero() {
         return Err("must be greater than zero".into());
+    }
+    Ok(d)
+}
+
+/// A positive duration a browser can still schedule (at most
+/// [`defaults::MAX_TIMER`]).
+fn parse_timer(s: &str) -> Result<Duration, String> {
+    let d = parse_positive_duration(s)?;
+    if d > defaults::MAX_TIMER {
+        return Err("must be at most 24h (browsers cannot schedule longer timers)".into());
     }
     Ok(d)
 }
@@ -416,6 +431,20 @@ mod tests {
     }
 
     #[test]
+    fn timers_up_to_a_day_are_accepted() {
+        let c = parse(&[
+            "--heartbeat-interval",
+            "24h",
+            "--heartbeat-timeout",
+            "24h",
+            "--tick-interval",
+            "24h",
+        ])
+        .expect("ok");
+        assert_eq!(c.heartbeat_interval, defaults::MAX_TIMER);
+    }
+
+    #[test]
     fn bad_values_are_rejected() {
         for args in [
             &["--tick-interval", "0s"][..],
@@ -429,6 +458,9 @@ mod tests {
             &["--max-connections", "0"],
             &["--client-msg-rate", "0"],
             &["--log-format", "xml"],
+            &["--heartbeat-interval", "25days"],
+            &["--heartbeat-timeout", "24h 1s"],
+            &["--tick-interval", "2147483648ms"],
         ] {
             assert!(parse(args).is_err(), "{args:?} should be rejected");
         }

@@ -9,10 +9,15 @@
 //! | 1001 `going away` | server shutdown |
 //! | 1002 | framing violation (unmasked frame, bad opcode, …) |
 //! | 1007 | text frame that is not UTF-8 |
-//! | 1008 `message rate limit exceeded` | more messages than `--client-msg-rate`/`--client-msg-burst` allow |
+//! | 1008 `message rate limit exceeded` | more frames (fragments included, Close not) than `--client-msg-rate`/`--client-msg-burst` allow |
 //! | 1009 | message over `--max-message-size` |
-//! | 4000 `heartbeat timeout` | nothing received for heartbeat interval + timeout |
+//! | 4000 `heartbeat timeout` | no complete frame received for heartbeat interval + timeout |
 //! | 4001 `token expired` | the connection's token reached its `exp` |
+//!
+//! From the moment a close is requested the reader only drains (frames
+//! skipped by length, unbuffered) looking for the client's Close; the
+//! connection ends when it arrives, or [`MAX_CLOSE_WAIT`] after the request
+//! whatever is still unsent.
 //!
 //! A well-framed message the server cannot act on (bad JSON, unknown
 //! `type`, binary data) is answered with an `error` message and the
@@ -36,14 +41,21 @@ use crate::ws::reader::{FrameReader, Incoming, ReadError};
 /// Bytes read from the socket per `read` call.
 const READ_CHUNK: usize = 2048;
 
+/// Longest wait for the client's answer once a close is requested,
+/// whatever the outbox still holds: then the socket is dropped. Shorter
+/// than `--shutdown-drain` when that is shorter.
+pub const MAX_CLOSE_WAIT: Duration = Duration::from_secs(1);
+
 /// Per-connection settings.
 #[derive(Debug, Clone, Copy)]
 pub struct SessionConfig {
     /// Largest client message, bytes.
     pub max_message_size: usize,
-    /// How long to wait for the client's close frame after sending ours.
+    /// How long to wait, once a close is requested, for our close frame to
+    /// go out and the client's to arrive (at most [`MAX_CLOSE_WAIT`]).
     pub close_wait: Duration,
-    /// Inbound message rate limit (every frame but Close counts).
+    /// Inbound message rate limit (every frame but Close counts, each
+    /// fragment included).
     pub rate: RateConfig,
 }
 
@@ -100,7 +112,7 @@ pub async fn run(
         bucket: TokenBucket::new(cfg.rate, std::time::Instant::now()),
         expires_at,
     };
-    let ended = session.drive(cfg.close_wait).await;
+    let ended = session.drive(cfg.close_wait.min(MAX_CLOSE_WAIT)).await;
     hub.unregister(&client);
     tracing::info!(
         client = client.id(),
@@ -132,13 +144,23 @@ impl Session<'_> {
         self.handle_events();
         let mut deadline: Option<Instant> = None;
         loop {
-            let blocked = match self.client.flush(|req| frame::close(req.code, &req.reason)) {
+            let flushed = self.client.flush(|req| frame::close(req.code, &req.reason));
+            if deadline.is_none() && self.client.close_requested() {
+                // From the request on, not from the frame going out: a
+                // client that reads nothing must not keep its slot.
+                deadline = Some(Instant::now() + close_wait);
+                self.reader.start_closing();
+            }
+            let blocked = match flushed {
                 Flush::Broken => return Ended::Io("write failed".into()),
                 Flush::Closed => {
                     if let Some(code) = self.peer_closed {
                         return self.closed_by_peer_or_answered(code);
                     }
-                    deadline.get_or_insert_with(|| Instant::now() + close_wait);
+                    if !self.reader.awaits_close() {
+                        // The input cannot be followed to a Close.
+                        return self.unanswered();
+                    }
                     false
                 }
                 Flush::Blocked => true,
@@ -167,12 +189,26 @@ impl Session<'_> {
                     self.expired();
                 }
                 () = sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
-                    let req = self.client.close_request();
-                    let (code, reason) = req.map(|r| (r.code, r.reason)).unwrap_or_default();
-                    return Ended::CloseUnanswered(code, reason);
+                    if self.client.has_backlog() {
+                        // Unsent data would keep the kernel probing a
+                        // peer that reads nothing: reset instead.
+                        let _ = socket2::SockRef::from(self.client.stream())
+                            .set_linger(Some(Duration::ZERO));
+                    }
+                    if let Some(code) = self.peer_closed {
+                        return self.closed_by_peer_or_answered(code);
+                    }
+                    return self.unanswered();
                 }
             }
         }
+    }
+
+    /// Our close got no answer in time (or none can be read).
+    fn unanswered(&self) -> Ended {
+        let req = self.client.close_request();
+        let (code, reason) = req.map(|r| (r.code, r.reason)).unwrap_or_default();
+        Ended::CloseUnanswered(code, reason)
     }
 
     /// After our close frame went out and the peer's close arrived.
@@ -189,7 +225,6 @@ impl Session<'_> {
         match self.client.stream().try_read(&mut buf) {
             Ok(0) => Ok(false),
             Ok(n) => {
-                self.client.touch();
                 self.reader.extend(&buf[..n]);
                 self.handle_events();
                 Ok(true)
@@ -199,16 +234,31 @@ impl Session<'_> {
         }
     }
 
+    /// Handles every complete frame received. Only complete frames count
+    /// as liveness: bytes of an unfinished frame do not.
     fn handle_events(&mut self) {
         loop {
-            match self.reader.next_event() {
-                Ok(Some(event)) => self.handle(event),
-                Ok(None) => return,
-                Err(e) => {
-                    self.violation(&e);
-                    return;
-                }
+            let next = self.reader.next_event();
+            for _ in 0..self.reader.take_fragments() {
+                self.client.touch();
+                self.charge_frame();
             }
+            match next {
+                Ok(Some(event)) => {
+                    self.client.touch();
+                    self.handle(event);
+                }
+                Ok(None) => return,
+                // The reader now drains, still looking for the peer's Close.
+                Err(e) => self.violation(&e),
+            }
+        }
+    }
+
+    /// Charges a frame that is not a Close against the rate limit.
+    fn charge_frame(&mut self) {
+        if !self.discarding && self.peer_closed.is_none() {
+            self.within_rate();
         }
     }
 
@@ -218,8 +268,8 @@ impl Session<'_> {
             self.discarding = true;
             self.client.request_close(e.close_code(), e.reason());
         }
-        // The reader is finished after an error and ignores what follows:
-        // the stream is no longer at a frame boundary.
+        // The reader skips the offending frame and what follows by length,
+        // reporting only a Close.
     }
 
     /// The token reached its `exp`: close with 4001 so the client fetches

@@ -50,6 +50,20 @@ fn bad_values_give_one_line() {
 }
 
 #[test]
+fn timers_a_browser_cannot_schedule_are_refused() {
+    // Browsers fire a timer of 2^31 ms (~24.8 days) or more at once; the
+    // web client schedules from the announced intervals.
+    for flag in [
+        "--heartbeat-interval",
+        "--heartbeat-timeout",
+        "--tick-interval",
+    ] {
+        fails_with(&[flag, "25days"], "must be at most 24h");
+        fails_with(&[flag, "2147483648ms"], flag);
+    }
+}
+
+#[test]
 fn env_fallback_is_validated_too() {
     let out = Command::new(BIN)
         .env("MARKETFEED_CLIENT_QUEUE", "0")

@@ -10,7 +10,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use sha1::{Digest, Sha1};
 use warp::http::header::{
-    HeaderMap, HeaderValue, CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY,
+    HeaderMap, HeaderValue, CONNECTION, HOST, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY,
     SEC_WEBSOCKET_VERSION, UPGRADE,
 };
 use warp::http::{Response, StatusCode};
@@ -24,6 +24,9 @@ pub const WEBSOCKET_VERSION: &str = "13";
 /// Why an upgrade request was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum HandshakeError {
+    /// `Host` is missing or repeated (RFC 6455 §4.2.1, RFC 9112 §3.2).
+    #[error("missing Host header")]
+    MissingHost,
     /// `Connection` does not list the `upgrade` token.
     #[error("Connection header must contain \"upgrade\"")]
     MissingConnectionUpgrade,
@@ -79,10 +82,14 @@ pub fn accept_key(client_key: &str) -> String {
 /// Validates the headers of an upgrade request and returns the client's
 /// `Sec-WebSocket-Key` (trimmed) for [`accept_key`].
 ///
-/// Checks, in order: `Connection` lists `upgrade` and `Upgrade` lists
+/// Checks, in order: `Host` is present once, `Connection` lists `upgrade` and `Upgrade` lists
 /// `websocket` (token lists, case-insensitive), `Sec-WebSocket-Version` is
 /// 13, and `Sec-WebSocket-Key` is present once and decodes to 16 bytes.
 pub fn check_request(headers: &HeaderMap) -> Result<String, HandshakeError> {
+    let mut hosts = headers.get_all(HOST).iter();
+    if !matches!((hosts.next(), hosts.next()), (Some(_), None)) {
+        return Err(HandshakeError::MissingHost);
+    }
     if !has_token(headers, CONNECTION.as_str(), "upgrade") {
         return Err(HandshakeError::MissingConnectionUpgrade);
     }
@@ -164,6 +171,7 @@ mod tests {
 
     fn valid() -> Vec<(&'static str, &'static str)> {
         vec![
+            ("host", "feed.example.com"),
             ("connection", "Upgrade"),
             ("upgrade", "websocket"),
             ("sec-websocket-version", "13"),
@@ -270,8 +278,24 @@ mod tests {
     }
 
     #[test]
+    fn host_is_required_exactly_once() {
+        assert_eq!(
+            check_request(&with("host", None)),
+            Err(HandshakeError::MissingHost)
+        );
+        let mut headers = request(&valid());
+        headers.append("host", HeaderValue::from_static("other.example.com"));
+        assert_eq!(check_request(&headers), Err(HandshakeError::MissingHost));
+        assert_eq!(
+            HandshakeError::MissingHost.status(),
+            StatusCode::BAD_REQUEST
+        );
+    }
+
+    #[test]
     fn bad_requests_are_400() {
         for err in [
+            HandshakeError::MissingHost,
             HandshakeError::MissingConnectionUpgrade,
             HandshakeError::MissingUpgradeWebsocket,
             HandshakeError::MissingKey,

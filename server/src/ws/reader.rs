@@ -10,8 +10,14 @@
 //! bytes actually received and are released once they are drained, so ten
 //! thousand idle clients cost nothing here.
 //!
-//! After a [`Incoming::Close`] or an error the reader is finished: it drops
-//! its buffers, ignores further input and yields `Ok(None)`.
+//! After an error, or once the server has sent its own Close
+//! ([`FrameReader::start_closing`]), the reader only drains: it follows
+//! frame boundaries by their announced lengths, skips every payload
+//! without buffering it (the rest of an oversized frame included) and
+//! yields nothing but the peer's [`Incoming::Close`], so the closing
+//! handshake can complete. After a Close, or a length it cannot follow,
+//! the reader is done: it drops its buffers, ignores further input and
+//! yields `Ok(None)`.
 
 use bytes::{Buf, Bytes, BytesMut};
 
@@ -169,8 +175,26 @@ pub struct FrameReader {
     /// Largest `buf.len()` since `buf` was last replaced: a lower bound of
     /// its allocation, which split-off payloads and the unparsed tail share.
     high_water: usize,
-    /// Set after a Close or an error: nothing more is parsed.
-    finished: bool,
+    /// How input is parsed now.
+    state: State,
+    /// The peer's Close found while skipping the frame that broke a rule;
+    /// reported by the next [`FrameReader::next_event`].
+    held_close: Option<Incoming>,
+    /// Complete non-final fragments since [`FrameReader::take_fragments`].
+    fragments: u32,
+}
+
+/// The parsing mode of a [`FrameReader`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Every frame is checked strictly.
+    Open,
+    /// After a violation or the server's Close: frames are skipped by
+    /// length, only a Close is looked for. `skip` payload bytes of the
+    /// current frame are still to come.
+    Draining { skip: u64 },
+    /// A Close arrived, or the stream cannot be followed: input is ignored.
+    Done,
 }
 
 impl FrameReader {
@@ -182,17 +206,40 @@ impl FrameReader {
             buf: BytesMut::new(),
             partial: None,
             high_water: 0,
-            finished: false,
+            state: State::Open,
+            held_close: None,
+            fragments: 0,
         }
     }
 
     /// Appends bytes read from the socket. Call [`Self::next_event`] until it
     /// yields `Ok(None)` after each call, so oversized frames are refused
     /// before their payload accumulates. Ignored once the reader is finished.
-    pub fn extend(&mut self, data: &[u8]) {
-        if !self.finished {
+    pub fn extend(&mut self, mut data: &[u8]) {
+        match &mut self.state {
+            State::Done => return,
+            State::Draining { skip } => {
+                // A skipped payload never enters the buffer.
+                let n = data.len().min(usize::try_from(*skip).unwrap_or(usize::MAX));
+                *skip -= n as u64;
+                data = &data[n..];
+            }
+            State::Open => {}
+        }
+        if !data.is_empty() {
             self.buf.extend_from_slice(data);
             self.high_water = self.high_water.max(self.buf.len());
+        }
+    }
+
+    /// Stops strict parsing (the server has sent its Close): from the
+    /// current frame boundary on, frames are skipped unbuffered and only
+    /// the peer's Close is reported. A half-received fragmented message is
+    /// dropped. No effect once draining or done.
+    pub fn start_closing(&mut self) {
+        if self.state == State::Open {
+            self.state = State::Draining { skip: 0 };
+            self.partial = None;
         }
     }
 
@@ -200,15 +247,107 @@ impl FrameReader {
     /// the reader is finished). An error means the connection must be failed
     /// with [`ReadError::close_code`].
     pub fn next_event(&mut self) -> Result<Option<Incoming>, ReadError> {
-        if self.finished {
-            return Ok(None);
+        match self.state {
+            State::Done => return Ok(None),
+            State::Draining { .. } => {
+                let close = self.held_close.take().or_else(|| self.drain());
+                if close.is_some() {
+                    self.finish();
+                } else if self.state != State::Done {
+                    self.release_memory();
+                }
+                return Ok(close);
+            }
+            State::Open => {}
         }
         let result = self.parse_event();
         match &result {
-            Err(_) | Ok(Some(Incoming::Close(_))) => self.finish(),
+            Ok(Some(Incoming::Close(_))) => self.finish(),
+            Err(_) => {
+                // The offending frame is skipped (its header, when that is
+                // where the error lies, is still at the front of `buf`).
+                self.start_closing();
+                // A Close right behind the violation is reported by the
+                // next call.
+                self.held_close = self.drain();
+                if self.state != State::Done {
+                    self.release_memory();
+                }
+            }
             Ok(_) => self.release_memory(),
         }
         result
+    }
+
+    /// Skips frames by length; returns the peer's Close when one is
+    /// complete. Moves to `Done` when a length cannot be followed.
+    fn drain(&mut self) -> Option<Incoming> {
+        loop {
+            let State::Draining { skip } = &mut self.state else {
+                return None;
+            };
+            if *skip > 0 {
+                let n = self
+                    .buf
+                    .len()
+                    .min(usize::try_from(*skip).unwrap_or(usize::MAX));
+                self.buf.advance(n);
+                *skip -= n as u64;
+                if *skip > 0 {
+                    return None;
+                }
+            }
+            let buf = &self.buf[..];
+            let (Some(&b0), Some(&b1)) = (buf.first(), buf.get(1)) else {
+                return None;
+            };
+            let len7 = b1 & 0x7F;
+            let (len, len_bytes) = match len7 {
+                LEN_16 => match buf.get(2..4) {
+                    Some(b) => (u64::from(u16::from_be_bytes([b[0], b[1]])), 2),
+                    None => return None,
+                },
+                LEN_64 => match buf.get(2..10) {
+                    Some(b) => {
+                        let mut raw = [0u8; 8];
+                        raw.copy_from_slice(b);
+                        (u64::from_be_bytes(raw), 8)
+                    }
+                    None => return None,
+                },
+                n => (u64::from(n), 0),
+            };
+            if len >> 63 != 0 {
+                // No frame boundary can be found after this.
+                self.finish();
+                return None;
+            }
+            let masked = b1 & MASK_BIT != 0;
+            let header_len = 2 + len_bytes + if masked { 4 } else { 0 };
+            let is_close = b0 & 0x0F == OpCode::Close.as_u8() && len <= MAX_CONTROL_PAYLOAD as u64;
+            if is_close {
+                // At most 14 + 125 bytes are buffered for it.
+                let total = header_len + len as usize;
+                if buf.len() < total {
+                    return None;
+                }
+                let mut mask = [0u8; 4];
+                if masked {
+                    mask.copy_from_slice(&buf[header_len - 4..header_len]);
+                }
+                self.buf.advance(header_len);
+                let mut payload = self.buf.split_to(len as usize);
+                unmask(&mut payload, mask);
+                // A malformed close still ends the handshake.
+                return Some(Incoming::Close(parse_close(&payload).unwrap_or(None)));
+            }
+            // The mask key, when not here yet, is skipped with the payload.
+            let here = buf.len().min(header_len);
+            self.buf.advance(here);
+            self.state = State::Draining {
+                skip: len + (header_len - here) as u64,
+            };
+        }
     }
 
     /// The configured message size limit.
@@ -227,9 +366,21 @@ impl FrameReader {
         self.buf.capacity() + self.partial.as_ref().map_or(0, |p| p.payload.capacity())
     }
 
-    /// Whether a Close was received or a violation detected.
+    /// Whether a Close was received or a violation detected (or strict
+    /// parsing was stopped by [`Self::start_closing`]).
     pub fn is_finished(&self) -> bool {
-        self.finished
+        self.state != State::Open
+    }
+
+    /// Complete non-final fragments parsed since the last call: they yield
+    /// no event, yet each is a frame for the rate limit and for liveness.
+    pub fn take_fragments(&mut self) -> u32 {
+        std::mem::take(&mut self.fragments)
+    }
+
+    /// Whether the peer's Close can still be heard: draining, not done.
+    pub fn awaits_close(&self) -> bool {
+        matches!(self.state, State::Draining { .. })
     }
 
     /// Parses frames until one yields an event or more input is needed.
@@ -343,6 +494,7 @@ impl FrameReader {
         };
         partial.push(&payload)?;
         self.partial = Some(partial);
+        self.fragments += 1;
         Ok(None)
     }
 
@@ -357,6 +509,7 @@ impl FrameReader {
         };
         partial.push(payload)?;
         if !fin {
+            self.fragments += 1;
             return Ok(None);
         }
         let Some(partial) = self.partial.take() else {
@@ -380,7 +533,7 @@ impl FrameReader {
 
     /// Stops parsing for good and frees every buffer.
     fn finish(&mut self) {
-        self.finished = true;
+        self.state = State::Done;
         self.buf = BytesMut::new();
         self.high_water = 0;
         self.partial = None;
@@ -877,6 +1030,68 @@ mod tests {
         assert!(reader.is_finished());
         reader.extend(b"more junk");
         assert_eq!(reader.next_event(), Ok(None));
+        assert_eq!(reader.capacity(), 0);
+    }
+
+    #[test]
+    fn close_after_a_violation_is_still_heard() {
+        let mut wire = raw_frame(FIN_BIT | 0x1, b"hi", None);
+        wire.extend(masked(OpCode::Close, &1002u16.to_be_bytes()));
+        let mut reader = FrameReader::new(MAX);
+        reader.extend(&wire);
+        assert_eq!(reader.next_event(), Err(ReadError::Unmasked));
+        assert!(reader.awaits_close());
+        assert_eq!(
+            reader.next_event(),
+            Ok(Some(Incoming::Close(Some((1002, String::new())))))
+        );
+        assert!(!reader.awaits_close());
+    }
+
+    #[test]
+    fn draining_skips_an_oversized_payload_without_buffering() {
+        let mut reader = FrameReader::new(1024);
+        let big = masked(OpCode::Binary, &vec![5u8; 200_000]);
+        reader.extend(&big[..4096]);
+        assert_eq!(reader.next_event().unwrap_err().close_code(), 1009);
+        for chunk in big[4096..].chunks(2048) {
+            reader.extend(chunk);
+            assert_eq!(reader.next_event(), Ok(None));
+            assert_eq!(reader.capacity(), 0, "skipped bytes are not kept");
+        }
+        // Frames after it are skipped too; only the Close is reported.
+        let mut rest = masked(OpCode::Text, b"ignored");
+        rest.extend(client_frame(false, OpCode::Binary, &[1u8; 300]));
+        rest.extend(masked(OpCode::Close, b""));
+        reader.extend(&rest);
+        assert_eq!(reader.next_event(), Ok(Some(Incoming::Close(None))));
+        assert_eq!(reader.capacity(), 0);
+    }
+
+    #[test]
+    fn start_closing_reports_only_the_close() {
+        let mut reader = FrameReader::new(MAX);
+        reader.extend(&client_frame(false, OpCode::Text, b"half"));
+        assert_eq!(reader.next_event(), Ok(None));
+        assert_eq!(reader.take_fragments(), 1);
+        reader.start_closing();
+        let mut wire = masked(OpCode::Ping, b"p");
+        wire.extend(masked(OpCode::Close, &1000u16.to_be_bytes()));
+        assert_eq!(
+            events(&mut reader, &wire).unwrap(),
+            vec![Incoming::Close(Some((1000, String::new())))]
+        );
+    }
+
+    #[test]
+    fn untraceable_length_while_draining_ends_the_reader() {
+        let mut reader = FrameReader::new(MAX);
+        reader.start_closing();
+        let mut wire = vec![FIN_BIT | 0x2, MASK_BIT | LEN_64];
+        wire.extend_from_slice(&(1u64 << 63).to_be_bytes());
+        wire.extend(masked(OpCode::Close, b""));
+        assert_eq!(events(&mut reader, &wire).unwrap(), vec![]);
+        assert!(!reader.awaits_close());
         assert_eq!(reader.capacity(), 0);
     }
 

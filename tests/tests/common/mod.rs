@@ -157,7 +157,9 @@ pub fn masked_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
 
 /// Reads server frames from a raw socket until a close frame; returns its
 /// code and reason, or `None` if the stream ended first.
-pub async fn raw_read_until_close(s: &mut TcpStream) -> Option<(u16, String)> {
+pub async fn raw_read_until_close(
+    s: &mut (impl tokio::io::AsyncRead + Unpin),
+) -> Option<(u16, String)> {
     use tokio::io::AsyncReadExt;
     loop {
         let mut h = [0u8; 2];
