@@ -22,10 +22,10 @@ pub enum ServerError {
     },
     /// The configuration cannot be used (e.g. the auth secret).
     #[error(transparent)]
-    Config(#[from] crate::config::ConfigError),
+    Config(#[from] crate::ops::config::ConfigError),
     /// A token could not be minted.
     #[error(transparent)]
-    Auth(#[from] crate::auth::AuthError),
+    Auth(#[from] crate::admission::auth::AuthError),
     /// Another I/O failure while starting.
     #[error("{context}: {source}")]
     Io {

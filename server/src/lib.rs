@@ -28,25 +28,16 @@
 //!   connection may send.
 //! * [`metrics`] — Prometheus metrics behind `GET /metrics`, and readiness.
 
-pub mod auth;
-pub mod client;
-pub mod clock;
-pub mod config;
+pub mod admission;
 pub mod error;
+pub mod fanout;
 pub mod feed;
 pub mod http;
-pub mod hub;
-pub mod limits;
-pub mod memory;
-pub mod metrics;
-pub mod origin;
-pub mod ratelimit;
-pub mod routes;
-pub mod session;
-pub mod state;
-pub mod ticker;
-pub mod upgrade;
+pub mod ops;
 pub mod ws;
+
+pub use admission::auth;
+pub use ops::config;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -59,12 +50,12 @@ use tokio_util::task::TaskTracker;
 
 pub use config::{Cli, Command, Config, ConfigError, LogFormat, SlowClientPolicy};
 pub use error::ServerError;
-pub use hub::{Hub, HubStats};
+pub use fanout::hub::{Hub, HubStats};
 
+use crate::fanout::hub::HubConfig;
+use crate::fanout::session::SessionConfig;
 use crate::feed::{Simulator, SnapshotSource};
-use crate::hub::HubConfig;
-use crate::session::SessionConfig;
-use crate::state::AppState;
+use crate::http::state::AppState;
 use crate::ws::close::CloseCode;
 
 /// A running server.
@@ -77,8 +68,8 @@ pub struct Server {
     tasks: TaskTracker,
     drain: std::time::Duration,
     drain_delay: std::time::Duration,
-    metrics: metrics::Metrics,
-    limiter: limits::Limiter,
+    metrics: ops::metrics::Metrics,
+    limiter: admission::limits::Limiter,
 }
 
 impl Server {
@@ -107,8 +98,8 @@ impl Server {
         let draining = CancellationToken::new();
         let tasks = TaskTracker::new();
         warn_if_open(&config, addr);
-        let metrics = metrics::Metrics::new(hub.clone(), draining.clone());
-        let limiter = limits::Limiter::new(limits::LimitConfig {
+        let metrics = ops::metrics::Metrics::new(hub.clone(), draining.clone());
+        let limiter = admission::limits::Limiter::new(admission::limits::LimitConfig {
             max: config.max_connections,
             per_ip: config.max_connections_per_ip,
             limit_loopback: config.limit_loopback,
@@ -119,7 +110,7 @@ impl Server {
             session: SessionConfig {
                 max_message_size: config.max_message_size,
                 close_wait: config.shutdown_drain,
-                rate: ratelimit::RateConfig {
+                rate: fanout::ratelimit::RateConfig {
                     rate: config.client_msg_rate,
                     burst: config.client_msg_burst,
                 },
@@ -127,32 +118,35 @@ impl Server {
             shutdown: shutdown.clone(),
             draining: draining.clone(),
             tasks: tasks.clone(),
-            auth: config.auth_secret.as_ref().map(auth::Authenticator::new),
-            origins: origin::OriginPolicy::new(config.allowed_origins.clone()),
+            auth: config
+                .auth_secret
+                .as_ref()
+                .map(admission::auth::Authenticator::new),
+            origins: admission::origin::OriginPolicy::new(config.allowed_origins.clone()),
             limiter: limiter.clone(),
             metrics: metrics.clone(),
             retry_after_secs: config::defaults::RETRY_AFTER_SECS,
         };
-        tasks.spawn(ticker::run_ticker(
+        tasks.spawn(fanout::ticker::run_ticker(
             source,
             hub.clone(),
             config.tick_interval,
             shutdown.clone(),
         ));
-        tasks.spawn(ticker::run_heartbeat(
+        tasks.spawn(fanout::ticker::run_heartbeat(
             hub.clone(),
             config.heartbeat_interval,
             config.heartbeat_timeout,
             shutdown.clone(),
         ));
-        tasks.spawn(memory::run_trimmer(hub.clone(), shutdown.clone()));
-        let conn = http::ConnConfig {
+        tasks.spawn(ops::memory::run_trimmer(hub.clone(), shutdown.clone()));
+        let conn = http::accept::ConnConfig {
             request_timeout: config.request_timeout,
             send_buffer: config.send_buffer,
         };
-        tasks.spawn(http::accept_loop(
+        tasks.spawn(http::accept::accept_loop(
             listener,
-            routes::routes(state, www),
+            http::routes::routes(state, www),
             conn,
             shutdown.clone(),
             tasks.clone(),
@@ -187,7 +181,7 @@ impl Server {
     }
 
     /// The Prometheus metrics served at `/metrics`.
-    pub fn metrics(&self) -> &metrics::Metrics {
+    pub fn metrics(&self) -> &ops::metrics::Metrics {
         &self.metrics
     }
 

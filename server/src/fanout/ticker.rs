@@ -5,9 +5,9 @@ use std::time::Duration;
 use tokio::time::{self, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
-use crate::clock::unix_micros;
+use crate::fanout::clock::unix_micros;
+use crate::fanout::hub::Hub;
 use crate::feed::SnapshotSource;
-use crate::hub::Hub;
 
 /// Every `interval`, takes the feed's snapshot, stamps `seq` (+1 per tick,
 /// starting at 1) and `ts` (unix microseconds) and publishes it to the hub,

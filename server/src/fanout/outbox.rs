@@ -18,8 +18,8 @@ use bytes::Bytes;
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
 
-use crate::clock::Clock;
-use crate::config::SlowClientPolicy;
+use crate::fanout::clock::Clock;
+use crate::ops::config::SlowClientPolicy;
 
 /// Most frames handed to one `writev`.
 const MAX_BATCH: usize = 16;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::auth::Secret;
+use crate::admission::auth::Secret;
 
 /// Every default setting, in one place.
 pub mod defaults {

@@ -16,7 +16,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use warp::http::{header, HeaderMap};
 
-use crate::config::ConfigError;
+use crate::ops::config::ConfigError;
 
 /// Shortest secret accepted: 256 bits, the size of the HS256 hash.
 pub const MIN_SECRET_LEN: usize = 32;

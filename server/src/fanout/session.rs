@@ -26,9 +26,9 @@ use bytes::Bytes;
 use marketfeed_protocol::{decode_client, encode_server, ClientMessage, ErrorCode, ServerMessage};
 use tokio::time::{sleep_until, Instant};
 
-use crate::client::{Client, Flush};
-use crate::hub::Hub;
-use crate::ratelimit::{RateConfig, TokenBucket};
+use crate::fanout::hub::Hub;
+use crate::fanout::outbox::{Client, Flush};
+use crate::fanout::ratelimit::{RateConfig, TokenBucket};
 use crate::ws::close::CloseCode;
 use crate::ws::frame;
 use crate::ws::reader::{FrameReader, Incoming, ReadError};

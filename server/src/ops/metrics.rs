@@ -36,8 +36,8 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use tokio_util::sync::CancellationToken;
 
-use crate::hub::Hub;
-use crate::session::Ended;
+use crate::fanout::hub::Hub;
+use crate::fanout::session::Ended;
 use crate::ws::close::CloseCode;
 
 /// `Content-Type` of the `/metrics` answer.

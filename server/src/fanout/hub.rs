@@ -20,9 +20,9 @@ use bytes::Bytes;
 use marketfeed_protocol::{encode_server, MarketSnapshot, ServerMessage};
 use tokio::net::TcpStream;
 
-use crate::client::{Client, ClientId};
-use crate::clock::Clock;
-use crate::config::SlowClientPolicy;
+use crate::fanout::clock::Clock;
+use crate::fanout::outbox::{Client, ClientId};
+use crate::ops::config::SlowClientPolicy;
 use crate::ws::close::CloseCode;
 use crate::ws::frame;
 

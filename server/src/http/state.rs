@@ -6,12 +6,12 @@ use bytes::Bytes;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::auth::Authenticator;
-use crate::hub::Hub;
-use crate::limits::Limiter;
-use crate::metrics::Metrics;
-use crate::origin::OriginPolicy;
-use crate::session::SessionConfig;
+use crate::admission::auth::Authenticator;
+use crate::admission::limits::Limiter;
+use crate::admission::origin::OriginPolicy;
+use crate::fanout::hub::Hub;
+use crate::fanout::session::SessionConfig;
+use crate::ops::metrics::Metrics;
 
 /// Shared server state, cloned into filters and tasks.
 #[derive(Debug, Clone)]

@@ -22,10 +22,10 @@ use tracing::Instrument;
 use warp::http::{header, HeaderMap, HeaderValue, StatusCode};
 use warp::reply::{Reply, Response};
 
-use crate::auth::{token_from_request, AuthError, Claims};
-use crate::limits::{LimitError, Permit};
-use crate::session;
-use crate::state::{AppState, PeerAddr};
+use crate::admission::auth::{token_from_request, AuthError, Claims};
+use crate::admission::limits::{LimitError, Permit};
+use crate::fanout::session;
+use crate::http::state::{AppState, PeerAddr};
 use crate::ws::handshake;
 
 /// Answers an upgrade request; on success the session starts in the

@@ -1,0 +1,5 @@
+//! Who may connect: tokens, `Origin`, connection slots.
+
+pub mod auth;
+pub mod limits;
+pub mod origin;

@@ -1,0 +1,5 @@
+//! Operating the server: its settings, its metrics, its memory upkeep.
+
+pub mod config;
+pub mod memory;
+pub mod metrics;
