@@ -25,7 +25,7 @@ pub enum ServerError {
     Config(#[from] crate::ops::config::ConfigError),
     /// A token could not be minted.
     #[error(transparent)]
-    Auth(#[from] crate::admission::auth::AuthError),
+    Key(#[from] crate::admission::auth::KeyError),
     /// Another I/O failure while starting.
     #[error("{context}: {source}")]
     Io {

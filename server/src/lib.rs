@@ -43,7 +43,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use marketfeed_protocol::{encode_server, Hello, ServerMessage, PROTOCOL_VERSION};
+use marketfeed_protocol::{encode_server, CloseCode, Hello, ServerMessage, PROTOCOL_VERSION};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -56,7 +56,6 @@ use crate::fanout::hub::HubConfig;
 use crate::fanout::session::SessionConfig;
 use crate::feed::{Simulator, SnapshotSource};
 use crate::http::state::AppState;
-use crate::ws::close::CloseCode;
 
 /// A running server.
 #[derive(Debug)]
@@ -203,8 +202,7 @@ impl Server {
             tokio::time::sleep(self.drain_delay).await;
         }
         self.shutdown.cancel();
-        self.hub
-            .close_all(CloseCode::GOING_AWAY.as_u16(), "going away");
+        self.hub.close_all(CloseCode::GOING_AWAY);
         self.tasks.close();
         let bound = self.drain + std::time::Duration::from_millis(250);
         if tokio::time::timeout(bound, self.tasks.wait())

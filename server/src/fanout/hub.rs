@@ -17,13 +17,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use marketfeed_protocol::{encode_server, MarketSnapshot, ServerMessage};
+use marketfeed_protocol::{encode_server, CloseCode, MarketSnapshot, ServerMessage};
 use tokio::net::TcpStream;
 
 use crate::fanout::clock::Clock;
 use crate::fanout::outbox::{Client, ClientId};
 use crate::ops::config::SlowClientPolicy;
-use crate::ws::close::CloseCode;
 use crate::ws::frame;
 
 /// Counters the hub keeps; read with [`Hub::stats`].
@@ -259,7 +258,7 @@ impl Hub {
     }
 
     /// Pings every client, and asks those silent for longer than `limit`
-    /// to close with 4000 "heartbeat timeout". Returns how many it closed.
+    /// to close with [`CloseCode::HEARTBEAT_TIMEOUT`]. Returns how many it closed.
     pub fn heartbeat(&self, send_ping: bool, limit: Duration) -> usize {
         let now = self.inner.clock.now_ms();
         let limit_ms = u64::try_from(limit.as_millis()).unwrap_or(u64::MAX);
@@ -267,8 +266,8 @@ impl Hub {
         for client in self.clients() {
             if client.silent_for_ms(now) > limit_ms {
                 if client.close_request().is_none() {
-                    client
-                        .request_close(CloseCode::HEARTBEAT_TIMEOUT.as_u16(), "heartbeat timeout");
+                    let code = CloseCode::HEARTBEAT_TIMEOUT;
+                    client.request_close(code.as_u16(), code.reason());
                     closed += 1;
                 }
             } else if send_ping {
@@ -278,10 +277,10 @@ impl Hub {
         closed
     }
 
-    /// Asks every client to close with `code` and `reason`.
-    pub fn close_all(&self, code: u16, reason: &str) {
+    /// Asks every client to close with `code` and its reason.
+    pub fn close_all(&self, code: CloseCode) {
         for client in self.clients() {
-            client.request_close(code, reason);
+            client.request_close(code.as_u16(), code.reason());
         }
     }
 

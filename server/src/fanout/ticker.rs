@@ -38,7 +38,7 @@ pub async fn run_ticker(
 }
 
 /// Sends a WebSocket Ping to every client each `interval`, and closes
-/// (4000 "heartbeat timeout") any client from which nothing arrived for
+/// (`CloseCode::HEARTBEAT_TIMEOUT`) any client from which nothing arrived for
 /// `interval + timeout`. Checks silence several times per interval so the
 /// bound holds within a fraction of the timeout.
 pub async fn run_heartbeat(

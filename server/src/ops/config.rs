@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::admission::auth::Secret;
+use crate::admission::auth::{KeyError, Secret};
 
 /// Every default setting, in one place.
 pub mod defaults {
@@ -71,14 +71,9 @@ pub enum ConfigError {
         /// What the OS said.
         source: std::io::Error,
     },
-    /// The secret is too short for HS256.
-    #[error("the auth secret must be at least {min} bytes (got {len}); generate one with `openssl rand -hex 32`")]
-    SecretTooShort {
-        /// Bytes required.
-        min: usize,
-        /// Bytes given.
-        len: usize,
-    },
+    /// The secret cannot be used (too short for HS256).
+    #[error(transparent)]
+    Secret(#[from] KeyError),
     /// `token` was asked for without any secret.
     #[error("no auth secret: give --auth-secret-file or set MARKETFEED_AUTH_SECRET")]
     NoSecret,
@@ -144,7 +139,7 @@ pub fn load_secret(file: Option<&std::path::Path>) -> Result<Option<Secret>, Con
             _ => return Ok(None),
         },
     };
-    Secret::new(raw).map(Some)
+    Ok(Some(Secret::new(raw)?))
 }
 
 /// What to do with a client whose queue is full or that has fallen behind.

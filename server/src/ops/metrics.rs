@@ -38,23 +38,12 @@ use tokio_util::sync::CancellationToken;
 
 use crate::fanout::hub::Hub;
 use crate::fanout::session::Ended;
-use crate::ws::close::CloseCode;
+use marketfeed_protocol::CloseCode;
+
+use crate::admission::Rejection;
 
 /// `Content-Type` of the `/metrics` answer.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
-
-/// Why a handshake was refused (the `reason` label).
-pub const REJECT_REASONS: &[&str] = &[
-    "bad_handshake",
-    "forbidden_origin",
-    "missing_token",
-    "malformed_token",
-    "bad_signature",
-    "expired_token",
-    "server_full",
-    "ip_limit",
-    "draining",
-];
 
 /// Why a session ended (the `reason` label).
 pub const DISCONNECT_REASONS: &[&str] = &[
@@ -100,8 +89,10 @@ impl Metrics {
         let disconnects = Family::<Reason, Counter>::default();
         // 1 s … ~9 h, doubling.
         let duration = Histogram::new((0..16).map(|i| f64::from(1u32 << i)));
-        for reason in REJECT_REASONS {
-            drop(rejected.get_or_create(&Reason { reason }));
+        for rejection in Rejection::ALL {
+            drop(rejected.get_or_create(&Reason {
+                reason: rejection.label(),
+            }));
         }
         for reason in DISCONNECT_REASONS {
             drop(disconnects.get_or_create(&Reason { reason }));
@@ -143,9 +134,14 @@ impl Metrics {
         self.inner.accepted.inc();
     }
 
-    /// A handshake was refused for `reason` (one of [`REJECT_REASONS`]).
-    pub fn rejected(&self, reason: &'static str) {
-        self.inner.rejected.get_or_create(&Reason { reason }).inc();
+    /// A handshake was refused.
+    pub fn rejected(&self, rejection: Rejection) {
+        self.inner
+            .rejected
+            .get_or_create(&Reason {
+                reason: rejection.label(),
+            })
+            .inc();
     }
 
     /// A session ended after `lasted`.
