@@ -99,6 +99,7 @@ impl Limiter {
     }
 
     /// Slots held now by `ip`.
+    #[cfg(test)]
     pub fn held_by(&self, ip: IpAddr) -> usize {
         lock(&self.counts)
             .per_ip

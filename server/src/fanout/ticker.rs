@@ -39,15 +39,16 @@ pub async fn run_ticker(
 
 /// Sends a WebSocket Ping to every client each `interval`, and closes
 /// (`CloseCode::HEARTBEAT_TIMEOUT`) any client from which nothing arrived for
-/// `interval + timeout`. Checks silence several times per interval so the
-/// bound holds within a fraction of the timeout.
+/// `limit` (`Config::silence_limit`: interval + timeout). Checks silence
+/// several times per interval so the bound holds within a fraction of the
+/// timeout.
 pub async fn run_heartbeat(
     hub: Hub,
     interval: Duration,
-    timeout: Duration,
+    limit: Duration,
     cancel: CancellationToken,
 ) {
-    let limit = interval + timeout;
+    let timeout = limit.saturating_sub(interval);
     let check = (interval.min(timeout) / 4).max(Duration::from_millis(10));
     let mut tick = time::interval(check);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);

@@ -62,7 +62,7 @@ pub fn readyz(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
         .and(warp::get())
         .and(with_state(state))
         .map(|state: AppState| {
-            if crate::ops::metrics::is_ready(&state.hub, &state.draining) {
+            if crate::ops::readiness::is_ready(&state.hub, &state.draining) {
                 "ready\n".into_response()
             } else if state.draining.is_cancelled() {
                 reject(StatusCode::SERVICE_UNAVAILABLE, "draining")

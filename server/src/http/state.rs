@@ -22,8 +22,6 @@ pub struct AppState {
     pub hello: Bytes,
     /// Per-connection settings.
     pub session: SessionConfig,
-    /// Fires when the server starts shutting down.
-    pub shutdown: CancellationToken,
     /// Fires when shutdown begins, `--drain-delay` before `shutdown`:
     /// `/readyz` answers 503 and new upgrades are refused from then on.
     pub draining: CancellationToken,

@@ -1,41 +1,33 @@
 //! Prometheus metrics (`prometheus-client`), served at `GET /metrics`.
 //!
 //! Connection events are counted where they happen (handshake, session
-//! end); the hub's own counters ([`HubStats`](crate::HubStats)) are read at scrape time, so
-//! the fan-out path carries no extra bookkeeping.
+//! end); the fan-out's own counters ([`HubStats`](crate::HubStats), listed
+//! once with their metric names in `fanout::counters`) are read at scrape
+//! time, so the fan-out path carries no extra bookkeeping.
 //!
 //! | metric | type | what |
 //! |---|---|---|
-//! | `marketfeed_clients` | gauge | WebSocket clients connected now |
-//! | `marketfeed_clients_peak` | gauge | most clients connected at once |
 //! | `marketfeed_connections_accepted_total` | counter | handshakes answered 101 |
-//! | `marketfeed_connections_rejected_total{reason}` | counter | handshakes refused, by reason |
+//! | `marketfeed_connections_rejected_total{reason}` | counter | handshakes refused, by `admission::Rejection` label |
 //! | `marketfeed_disconnects_total{reason}` | counter | sessions ended, by reason (`dropped` = no closing handshake) |
 //! | `marketfeed_connection_duration_seconds` | histogram | how long sessions lasted |
-//! | `marketfeed_slow_client_drops_total` | counter | snapshots dropped for slow clients |
-//! | `marketfeed_ticks_total` | counter | snapshots produced by the feed |
-//! | `marketfeed_serializations_total` | counter | snapshots serialized (≤ 1 per tick) |
-//! | `marketfeed_tick_encode_seconds_total` | counter | time spent encoding snapshots (÷ `serializations` = mean per tick) |
-//! | `marketfeed_tick_fanout_seconds_total` | counter | time spent fanning out (÷ `fanouts` = mean per tick) |
-//! | `marketfeed_fanouts_total` | counter | fan-outs performed (ticks with clients) |
-//! | `marketfeed_bytes_sent_total` | counter | bytes handed to the kernel for all clients |
-//! | `marketfeed_tick_encode_last_seconds` | gauge | time the last snapshot took to encode |
-//! | `marketfeed_tick_fanout_last_seconds` | gauge | time the last fan-out took |
 //! | `marketfeed_ready` | gauge | 1 when `/readyz` answers 200 |
+//! | the fan-out's counters | counter / gauge | `marketfeed_clients`, `marketfeed_ticks_total`, … (see `fanout::counters`) |
 
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
-use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet};
+use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use tokio_util::sync::CancellationToken;
 
+use super::readiness::is_ready;
+use crate::fanout::counters::gauge;
 use crate::fanout::hub::Hub;
 use crate::fanout::session::Ended;
 use marketfeed_protocol::CloseCode;
@@ -184,13 +176,7 @@ pub fn disconnect_reason(ended: &Ended) -> &'static str {
     }
 }
 
-/// Whether the server should get new clients: the feed has produced a
-/// snapshot and shutdown has not begun.
-pub fn is_ready(hub: &Hub, draining: &CancellationToken) -> bool {
-    hub.stats().ticks > 0 && !draining.is_cancelled()
-}
-
-/// Reads [`HubStats`](crate::HubStats) at scrape time.
+/// Reads [`HubStats`](crate::HubStats) and readiness at scrape time.
 #[derive(Debug)]
 struct HubCollector {
     hub: Hub,
@@ -199,101 +185,13 @@ struct HubCollector {
 
 impl Collector for HubCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let s = self.hub.stats();
-        let gauge =
-            |e: &mut DescriptorEncoder, name, help, v: f64| -> Result<(), std::fmt::Error> {
-                let g = ConstGauge::new(v);
-                g.encode(e.encode_descriptor(name, help, None, g.metric_type())?)
-            };
-        let int_gauge =
-            |e: &mut DescriptorEncoder, name, help, v: usize| -> Result<(), std::fmt::Error> {
-                let g = ConstGauge::new(i64::try_from(v).unwrap_or(i64::MAX));
-                g.encode(e.encode_descriptor(name, help, None, g.metric_type())?)
-            };
-        let counter =
-            |e: &mut DescriptorEncoder, name, help, v: u64| -> Result<(), std::fmt::Error> {
-                let c = ConstCounter::new(v);
-                c.encode(e.encode_descriptor(name, help, None, c.metric_type())?)
-            };
-        let e = &mut encoder;
-        int_gauge(
-            e,
-            "marketfeed_clients",
-            "WebSocket clients connected now",
-            s.clients,
-        )?;
-        int_gauge(
-            e,
-            "marketfeed_clients_peak",
-            "Most WebSocket clients connected at once",
-            s.peak_clients,
-        )?;
-        counter(
-            e,
-            "marketfeed_slow_client_drops",
-            "Snapshots dropped for slow clients",
-            s.dropped,
-        )?;
-        counter(
-            e,
-            "marketfeed_ticks",
-            "Snapshots produced by the feed",
-            s.ticks,
-        )?;
-        counter(
-            e,
-            "marketfeed_serializations",
-            "Snapshots serialized (at most one per tick)",
-            s.serializations,
-        )?;
-        gauge(
-            e,
-            "marketfeed_tick_encode_last_seconds",
-            "Time the last snapshot took to encode",
-            s.last_encode_us as f64 / 1e6,
-        )?;
-        gauge(
-            e,
-            "marketfeed_tick_fanout_last_seconds",
-            "Time the last fan-out to every client took",
-            s.last_fanout_us as f64 / 1e6,
-        )?;
-        let seconds_total =
-            |e: &mut DescriptorEncoder, name, help, us: u64| -> Result<(), std::fmt::Error> {
-                let c = ConstCounter::new(us as f64 / 1e6);
-                c.encode(e.encode_descriptor(name, help, None, c.metric_type())?)
-            };
-        seconds_total(
-            e,
-            "marketfeed_tick_encode_seconds",
-            "Time spent encoding snapshots; divide by serializations for the mean per tick",
-            s.encode_us_total,
-        )?;
-        seconds_total(
-            e,
-            "marketfeed_tick_fanout_seconds",
-            "Time spent fanning snapshots out; divide by fanouts for the mean per tick",
-            s.fanout_us_total,
-        )?;
-        counter(
-            e,
-            "marketfeed_bytes_sent",
-            "Bytes handed to the kernel for all WebSocket clients",
-            s.bytes_sent,
-        )?;
-        counter(
-            e,
-            "marketfeed_fanouts",
-            "Fan-outs performed (ticks with at least one client)",
-            s.fanouts,
-        )?;
+        self.hub.stats().encode(&mut encoder)?;
         let ready = is_ready(&self.hub, &self.draining);
-        int_gauge(
-            e,
+        gauge(
+            &mut encoder,
             "marketfeed_ready",
             "1 when /readyz answers 200",
             usize::from(ready),
-        )?;
-        Ok(())
+        )
     }
 }
