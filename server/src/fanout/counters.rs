@@ -125,3 +125,72 @@ fn seconds_counter(e: &mut DescriptorEncoder, name: &str, help: &str, us: u64) -
     let c = ConstCounter::new(us as f64 / 1e6);
     c.encode(e.encode_descriptor(name, help, None, c.metric_type())?)
 }
+
+#[cfg(test)]
+mod tests {
+    use prometheus_client::collector::Collector;
+    use prometheus_client::registry::Registry;
+
+    use super::*;
+
+    #[derive(Debug)]
+    struct Fixed(HubStats);
+
+    impl Collector for Fixed {
+        fn encode(&self, mut encoder: DescriptorEncoder) -> fmt::Result {
+            self.0.encode(&mut encoder)
+        }
+    }
+
+    fn render(stats: HubStats) -> String {
+        let mut registry = Registry::default();
+        registry.register_collector(Box::new(Fixed(stats)));
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &registry).expect("encodes");
+        out
+    }
+
+    #[test]
+    fn counters_are_read_and_exported_once_each() {
+        let c = Counters::default();
+        Counters::inc(&c.ticks);
+        Counters::inc(&c.ticks);
+        Counters::inc(&c.fanouts);
+        c.clients.store(7, Ordering::Relaxed);
+        c.bytes_sent.store(1000, Ordering::Relaxed);
+        Counters::time(
+            &c.last_encode_us,
+            &c.encode_us_total,
+            Duration::from_millis(1500),
+        );
+        Counters::time(
+            &c.last_encode_us,
+            &c.encode_us_total,
+            Duration::from_millis(500),
+        );
+        let stats = c.read();
+        assert_eq!(stats.ticks, 2);
+        assert_eq!(stats.fanouts, 1);
+        assert_eq!(stats.clients, 7);
+        assert_eq!(stats.last_encode_us, 500_000);
+        assert_eq!(stats.encode_us_total, 2_000_000);
+
+        let text = render(stats);
+        for line in [
+            "marketfeed_ticks_total 2",
+            "marketfeed_fanouts_total 1",
+            "marketfeed_clients 7",
+            "marketfeed_bytes_sent_total 1000",
+            "marketfeed_tick_encode_last_seconds 0.5",
+            "marketfeed_tick_encode_seconds_total 2.0",
+            "marketfeed_serializations_total 0",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "{line:?} missing in\n{text}"
+            );
+        }
+        // 13 counters, 2 of them internal (connections, last_seq).
+        assert_eq!(text.matches("# TYPE ").count(), 11, "{text}");
+    }
+}
