@@ -1,6 +1,6 @@
 //! The fan-out's counters, each listed once.
 //!
-//! One line of [`counters!`] per counter gives its field of [`HubStats`]
+//! One line of `counters!` per counter gives its field of [`HubStats`]
 //! (with the doc a reader sees), the atomic the fan-out bumps, and how it
 //! is exported to Prometheus (`/metrics`) — or `internal` when it is not.
 //! Adding a counter is one line here, plus the place that bumps it.

@@ -3,7 +3,7 @@
 //! A [`Hub`] is a cheap cloneable handle with synchronous methods; no lock
 //! is ever held across an `.await`. Each tick the ticker hands it the
 //! stamped snapshot ([`Hub::publish`]). With clients connected the hub has
-//! the [`encoder`](super::encoder) turn it into one frame, copies the
+//! the [`encoder`] turn it into one frame, copies the
 //! client list under its lock, releases it, then offers the same
 //! refcounted [`Bytes`] to every client's outbox — no per-client
 //! serialization and no per-client copy ([`Hub::broadcast`]).

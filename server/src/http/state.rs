@@ -22,7 +22,7 @@ pub struct AppState {
     pub hello: Bytes,
     /// Per-connection settings.
     pub session: SessionConfig,
-    /// Fires when shutdown begins, `--drain-delay` before `shutdown`:
+    /// Fires when shutdown begins, `--drain-delay` before clients are closed:
     /// `/readyz` answers 503 and new upgrades are refused from then on.
     pub draining: CancellationToken,
     /// Tracks every connection and WebSocket task so shutdown can wait.
