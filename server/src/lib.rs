@@ -2,70 +2,65 @@
 //! once, fanned out over WebSocket to every connected browser.
 //!
 //! ```text
-//! feed ──snapshot──> ticker ──one frame──> hub ──same Bytes──> client outbox ──> socket
+//! feed ──snapshot──> ticker ──stamped──> encoder ──one frame──> hub ──same Bytes──> outbox ──> socket
 //! ```
 //!
 //! The library is what the binary and the tests run: [`Server::start`]
 //! takes a bound listener (tests bind port 0) and returns a handle with the
-//! bound address, live counters and a graceful [`Server::shutdown`];
-//! [`run`] drives one until a shutdown future resolves.
+//! bound address, live counters ([`HubStats`]) and a graceful
+//! [`Server::shutdown`]; [`run`] drives one until a shutdown future
+//! resolves.
 //!
 //! # Layout
 //!
-//! * [`config`] — flags and `MARKETFEED_*` env, defaults in one place.
-//! * [`feed`] — where snapshots come from ([`feed::SnapshotSource`]); the
-//!   VN30 simulator.
-//! * [`ticker`] — the tick loop (stamps `seq`/`ts`) and the heartbeat loop.
-//! * [`memory`] — returns heap freed after connection bursts to the OS.
-//! * [`hub`] — the client registry and the fan-out.
-//! * [`client`] — one client's socket, bounded outbox and counters.
-//! * [`session`] — one connection's read/flush/close task.
-//! * [`ws`] — WebSocket framing and handshake (server side of RFC 6455).
-//! * [`routes`], [`upgrade`], [`http`] — warp filters, the upgrade, and the
-//!   accept loop in front of them.
-//! * [`auth`], [`origin`], [`limits`], [`ratelimit`] — who may connect
-//!   (HS256 tokens, `Origin` allow-list, connection slots) and how much a
-//!   connection may send.
-//! * [`metrics`] — Prometheus metrics behind `GET /metrics`, and readiness.
+//! Folders by concern, in the order data flows; only what the binary, the
+//! tests and embedders use is public.
+//!
+//! * [`feed`] (public) — where snapshots come from: [`feed::SnapshotSource`],
+//!   the VN30 [`feed::Simulator`].
+//! * `fanout` — ticker → encoder → hub → outbox → session: the tick loop
+//!   and heartbeat, the one place a snapshot is serialized, the client
+//!   registry, each client's bounded outbox and connection task, and the
+//!   counters behind [`HubStats`].
+//! * [`ws`] (public, for fuzzing and interop) — the server side of RFC
+//!   6455: frame encoding, the strict frame reader, the handshake check.
+//! * `admission` — who may connect: tokens, `Origin`, connection slots, and
+//!   the `Rejection` every refusal is ([`auth`] exports the token minting).
+//! * `http` — the accept loop, the routes, the `/ws/market` upgrade and
+//!   the state they share.
+//! * `ops` — settings ([`Config`], each default written once), Prometheus
+//!   metrics, readiness, memory upkeep.
 
-pub mod auth;
-pub mod client;
-pub mod clock;
-pub mod config;
-pub mod error;
+mod admission;
+mod fanout;
 pub mod feed;
-pub mod http;
-pub mod hub;
-pub mod limits;
-pub mod memory;
-pub mod metrics;
-pub mod origin;
-pub mod ratelimit;
-pub mod routes;
-pub mod session;
-pub mod state;
-pub mod ticker;
-pub mod upgrade;
+mod http;
+mod ops;
 pub mod ws;
+
+/// Token minting, for applications that issue their clients' tokens with
+/// the server's secret (the server verifies them before the upgrade).
+pub mod auth {
+    pub use crate::admission::auth::{mint, KeyError, Secret};
+}
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use marketfeed_protocol::{encode_server, Hello, ServerMessage, PROTOCOL_VERSION};
+use marketfeed_protocol::{CloseCode, Hello, ServerMessage, PROTOCOL_VERSION};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-pub use config::{Cli, Command, Config, ConfigError, LogFormat, SlowClientPolicy};
-pub use error::ServerError;
-pub use hub::{Hub, HubStats};
+pub use fanout::{HubStats, SlowClientPolicy};
+pub use ops::config::{load_secret, Cli, Command, Config, ConfigError, LogFormat, TokenArgs};
 
+use crate::fanout::hub::{Hub, HubConfig};
+use crate::fanout::session::SessionConfig;
 use crate::feed::{Simulator, SnapshotSource};
-use crate::hub::HubConfig;
-use crate::session::SessionConfig;
-use crate::state::AppState;
-use crate::ws::close::CloseCode;
+use crate::http::state::AppState;
+use crate::ops::config::defaults;
 
 /// A running server.
 #[derive(Debug)]
@@ -77,8 +72,7 @@ pub struct Server {
     tasks: TaskTracker,
     drain: std::time::Duration,
     drain_delay: std::time::Duration,
-    metrics: metrics::Metrics,
-    limiter: limits::Limiter,
+    limiter: admission::limits::Limiter,
 }
 
 impl Server {
@@ -107,8 +101,8 @@ impl Server {
         let draining = CancellationToken::new();
         let tasks = TaskTracker::new();
         warn_if_open(&config, addr);
-        let metrics = metrics::Metrics::new(hub.clone(), draining.clone());
-        let limiter = limits::Limiter::new(limits::LimitConfig {
+        let metrics = ops::metrics::Metrics::new(hub.clone(), draining.clone());
+        let limiter = admission::limits::Limiter::new(admission::limits::LimitConfig {
             max: config.max_connections,
             per_ip: config.max_connections_per_ip,
             limit_loopback: config.limit_loopback,
@@ -119,40 +113,42 @@ impl Server {
             session: SessionConfig {
                 max_message_size: config.max_message_size,
                 close_wait: config.shutdown_drain,
-                rate: ratelimit::RateConfig {
+                rate: fanout::ratelimit::RateConfig {
                     rate: config.client_msg_rate,
                     burst: config.client_msg_burst,
                 },
             },
-            shutdown: shutdown.clone(),
             draining: draining.clone(),
             tasks: tasks.clone(),
-            auth: config.auth_secret.as_ref().map(auth::Authenticator::new),
-            origins: origin::OriginPolicy::new(config.allowed_origins.clone()),
+            auth: config
+                .auth_secret
+                .as_ref()
+                .map(admission::auth::Authenticator::new),
+            origins: admission::origin::OriginPolicy::new(config.allowed_origins.clone()),
             limiter: limiter.clone(),
             metrics: metrics.clone(),
-            retry_after_secs: config::defaults::RETRY_AFTER_SECS,
+            retry_after_secs: defaults::RETRY_AFTER_SECS,
         };
-        tasks.spawn(ticker::run_ticker(
+        tasks.spawn(fanout::ticker::run_ticker(
             source,
             hub.clone(),
             config.tick_interval,
             shutdown.clone(),
         ));
-        tasks.spawn(ticker::run_heartbeat(
+        tasks.spawn(fanout::ticker::run_heartbeat(
             hub.clone(),
             config.heartbeat_interval,
-            config.heartbeat_timeout,
+            config.silence_limit(),
             shutdown.clone(),
         ));
-        tasks.spawn(memory::run_trimmer(hub.clone(), shutdown.clone()));
-        let conn = http::ConnConfig {
+        tasks.spawn(ops::memory::run_trimmer(hub.clone(), shutdown.clone()));
+        let conn = http::accept::ConnConfig {
             request_timeout: config.request_timeout,
             send_buffer: config.send_buffer,
         };
-        tasks.spawn(http::accept_loop(
+        tasks.spawn(http::accept::accept_loop(
             listener,
-            routes::routes(state, www),
+            http::routes::routes(state, www),
             conn,
             shutdown.clone(),
             tasks.clone(),
@@ -166,7 +162,6 @@ impl Server {
             tasks,
             drain: config.shutdown_drain,
             drain_delay: config.drain_delay,
-            metrics,
             limiter,
         })
     }
@@ -179,16 +174,6 @@ impl Server {
     /// Live counters (ticks, serializations, clients, drops…).
     pub fn stats(&self) -> HubStats {
         self.hub.stats()
-    }
-
-    /// The client registry.
-    pub fn hub(&self) -> &Hub {
-        &self.hub
-    }
-
-    /// The Prometheus metrics served at `/metrics`.
-    pub fn metrics(&self) -> &metrics::Metrics {
-        &self.metrics
     }
 
     /// Connection slots held now (WebSocket sessions and handshakes past
@@ -209,8 +194,7 @@ impl Server {
             tokio::time::sleep(self.drain_delay).await;
         }
         self.shutdown.cancel();
-        self.hub
-            .close_all(CloseCode::GOING_AWAY.as_u16(), "going away");
+        self.hub.close_all(CloseCode::GOING_AWAY);
         self.tasks.close();
         let bound = self.drain + std::time::Duration::from_millis(250);
         if tokio::time::timeout(bound, self.tasks.wait())
@@ -231,6 +215,39 @@ impl Server {
             "stopped"
         );
     }
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// `--www-dir` names something that is not a directory.
+    #[error("www directory {} does not exist or is not a directory", path.display())]
+    WwwDir {
+        /// The path given.
+        path: PathBuf,
+    },
+    /// The configuration cannot be used (e.g. the auth secret).
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A token could not be minted.
+    #[error(transparent)]
+    Key(#[from] auth::KeyError),
+    /// Another I/O failure while starting.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: &'static str,
+        /// What the OS said.
+        source: std::io::Error,
+    },
 }
 
 /// Serves on `listener` until `shutdown` resolves, then shuts down
@@ -267,7 +284,7 @@ fn hello_frame(config: &Config, symbols: &[String]) -> bytes::Bytes {
         tick_interval_ms: millis(config.tick_interval),
         symbols: symbols.to_vec(),
     });
-    ws::frame::text(&encode_server(&hello))
+    fanout::encoder::message(&hello)
 }
 
 fn millis(d: std::time::Duration) -> u64 {
@@ -281,7 +298,7 @@ fn resolve_www(dir: Option<&Path>) -> Result<Option<PathBuf>, ServerError> {
             path: path.to_path_buf(),
         }),
         None => {
-            let default = Path::new(config::defaults::WWW_DIR);
+            let default = Path::new(defaults::WWW_DIR);
             if default.is_dir() {
                 Ok(Some(default.to_path_buf()))
             } else {

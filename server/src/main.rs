@@ -5,8 +5,9 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use marketfeed_server::config::{load_secret, TokenArgs};
-use marketfeed_server::{auth, run, Cli, Command, Config, ConfigError, LogFormat, ServerError};
+use marketfeed_server::{
+    auth, load_secret, run, Cli, Command, Config, ConfigError, LogFormat, ServerError, TokenArgs,
+};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {

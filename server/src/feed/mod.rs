@@ -1,8 +1,8 @@
 //! Where snapshots come from.
 //!
 //! A [`SnapshotSource`] produces the whole market state once per tick; the
-//! ticker stamps `seq` and `ts`, serialises the snapshot once and hands it to
-//! the hub. The default source is the [`Simulator`], a seeded random walk of
+//! ticker stamps `seq` and `ts` and hands it to the hub, which has it
+//! serialized once (`fanout::encoder`) when clients are connected. The default source is the [`Simulator`], a seeded random walk of
 //! the real VN30 basket inside each stock's HOSE price band ([`tick_size`]),
 //! built from the static tables in [`vn30`]. A replay file or a broker
 //! connection will implement the same trait.

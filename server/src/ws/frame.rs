@@ -109,7 +109,7 @@ pub fn pong(payload: &[u8]) -> Bytes {
 ///
 /// The reason is cut to at most [`MAX_CLOSE_REASON`] bytes at a character
 /// boundary, so the frame stays valid and the reason stays UTF-8. The code
-/// is sent as given; see [`super::close::CloseCode`] for the ones to use.
+/// is sent as given; see [`marketfeed_protocol::CloseCode`] for the ones to use.
 pub fn close(code: impl Into<u16>, reason: &str) -> Bytes {
     let reason = truncate_at_char_boundary(reason, MAX_CLOSE_REASON);
     let mut payload = [0u8; MAX_CONTROL_PAYLOAD];
@@ -258,7 +258,7 @@ mod tests {
         assert_eq!(&frame[2..4], &1001u16.to_be_bytes());
         assert_eq!(&frame[4..], b"going away");
         assert_eq!(&close_empty()[..], &[0x88, 0x00]);
-        let typed = close(crate::ws::close::CloseCode::HEARTBEAT_TIMEOUT, "");
+        let typed = close(marketfeed_protocol::CloseCode::HEARTBEAT_TIMEOUT, "");
         assert_eq!(&typed[..], &[0x88, 2, 0x0F, 0xA0]);
     }
 

@@ -1,6 +1,10 @@
 //! The server's own WebSocket frame layer (RFC 6455, server side, no
 //! extensions, no subprotocols).
 //!
+//! This is the one module of the crate exported whole: fuzzers and interop
+//! tests drive [`FrameReader`] and [`check_request`] directly. Close codes
+//! are [`marketfeed_protocol::CloseCode`], which owns every wire word.
+//!
 //! warp/hyper perform the HTTP upgrade; afterwards a session owns the raw
 //! `TcpStream` and uses this module instead of tungstenite, so that
 //!
@@ -15,19 +19,15 @@
 //!   `Sec-WebSocket-Accept`.
 //! - [`frame`]: encodes server → client frames (final, unmasked).
 //! - [`reader`]: incremental, strict parser of client → server frames.
-//! - [`close`]: the close codes, re-exported from the protocol crate
-//!   (`marketfeed_protocol::CloseCode::TABLE` says which code means what).
 //!
 //! A [`ReadError`] knows its code and a short reason:
 //! [`ReadError::close_frame`] builds the Close frame to send before dropping
 //! the connection.
 
-pub mod close;
 pub mod frame;
 pub mod handshake;
 pub mod reader;
 
-pub use close::CloseCode;
 pub use frame::OpCode;
 pub use handshake::{accept_key, check_request, HandshakeError};
 pub use reader::{FrameReader, Incoming, ReadError};
@@ -45,6 +45,8 @@ mod interop_tests {
     use tungstenite::protocol::frame::{CloseFrame, Frame};
     use tungstenite::protocol::{Role, WebSocket};
     use tungstenite::Message;
+
+    use marketfeed_protocol::CloseCode;
 
     use super::*;
 
@@ -98,7 +100,10 @@ mod interop_tests {
         }
         wire.extend_from_slice(&frame::binary(&[1, 2, 3]));
         wire.extend_from_slice(&frame::ping(b"hb"));
-        wire.extend_from_slice(&frame::close(CloseCode::GOING_AWAY, "going away"));
+        wire.extend_from_slice(&frame::close(
+            CloseCode::GOING_AWAY,
+            CloseCode::GOING_AWAY.reason(),
+        ));
 
         let mut ws = client(wire);
         for text in &texts {

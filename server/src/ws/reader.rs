@@ -20,8 +20,8 @@
 //! yields `Ok(None)`.
 
 use bytes::{Buf, Bytes, BytesMut};
+use marketfeed_protocol::CloseCode;
 
-use super::close::CloseCode;
 use super::frame::{OpCode, FIN_BIT, LEN_16, LEN_64, MASK_BIT, MAX_CONTROL_PAYLOAD};
 
 /// Bits RSV1–3 of the first header byte; no extension is negotiated, so they

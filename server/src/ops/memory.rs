@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::hub::Hub;
+use crate::fanout::hub::Hub;
 
 /// How often the trimmer looks for new connections.
 const CHECK_EVERY: Duration = Duration::from_secs(1);

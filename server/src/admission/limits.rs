@@ -10,15 +10,27 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use super::Rejection;
+
 /// Why a connection was refused a slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum LimitError {
     /// `--max-connections` reached (answered 503).
-    #[error("server is at its connection limit")]
+    #[error("{}", Rejection::ServerFull.reason())]
     Global,
     /// `--max-connections-per-ip` reached for this address (answered 429).
-    #[error("too many connections from this address")]
+    #[error("{}", Rejection::IpLimit.reason())]
     PerIp,
+}
+
+impl LimitError {
+    /// The refusal this limit is.
+    pub const fn rejection(self) -> Rejection {
+        match self {
+            Self::Global => Rejection::ServerFull,
+            Self::PerIp => Rejection::IpLimit,
+        }
+    }
 }
 
 /// Limits for [`Limiter::new`].
@@ -87,6 +99,7 @@ impl Limiter {
     }
 
     /// Slots held now by `ip`.
+    #[cfg(test)]
     pub fn held_by(&self, ip: IpAddr) -> usize {
         lock(&self.counts)
             .per_ip

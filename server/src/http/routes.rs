@@ -5,7 +5,7 @@
 //! | `GET /ws/market` | WebSocket upgrade: `hello`, the newest snapshot, then one per tick |
 //! | `GET /healthz` | `ok` while the process runs |
 //! | `GET /readyz` | 200 once the feed produced a snapshot; 503 before, and while draining |
-//! | `GET /metrics` | Prometheus/OpenMetrics text (see [`crate::metrics`]) |
+//! | `GET /metrics` | Prometheus/OpenMetrics text (see [`crate::ops::metrics`]) |
 //! | `GET /` and files | the price board from `--www-dir` |
 
 use std::convert::Infallible;
@@ -16,8 +16,8 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
-use crate::state::{AppState, PeerAddr};
-use crate::upgrade::{reject, upgrade};
+use crate::http::state::{AppState, PeerAddr};
+use crate::http::upgrade::{reject, upgrade};
 
 /// Every route of the server.
 pub fn routes(
@@ -62,7 +62,7 @@ pub fn readyz(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
         .and(warp::get())
         .and(with_state(state))
         .map(|state: AppState| {
-            if crate::metrics::is_ready(&state.hub, &state.draining) {
+            if crate::ops::readiness::is_ready(&state.hub, &state.draining) {
                 "ready\n".into_response()
             } else if state.draining.is_cancelled() {
                 reject(StatusCode::SERVICE_UNAVAILABLE, "draining")
@@ -81,7 +81,7 @@ pub fn metrics(state: AppState) -> impl Filter<Extract = (Response,), Error = Re
             warp::reply::with_header(
                 state.metrics.render(),
                 "content-type",
-                crate::metrics::CONTENT_TYPE,
+                crate::ops::metrics::CONTENT_TYPE,
             )
             .into_response()
         })

@@ -18,8 +18,7 @@ use bytes::Bytes;
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
 
-use crate::clock::Clock;
-use crate::config::SlowClientPolicy;
+use crate::fanout::clock::Clock;
 
 /// Most frames handed to one `writev`.
 const MAX_BATCH: usize = 16;
@@ -401,12 +400,19 @@ impl Client {
             out.queue.shrink_to_fit();
         }
     }
+}
 
-    /// True when frames are waiting for the socket to become writable.
-    pub fn has_backlog(&self) -> bool {
-        let out = self.outbox();
-        !out.is_idle() || (out.close.is_some() && !out.close_written)
-    }
+/// What to do with a client whose queue is full or that has fallen behind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SlowClientPolicy {
+    /// Keep at most one unsent snapshot per client: a newer snapshot
+    /// replaces an older one still waiting (snapshots carry full state, so
+    /// the newest is all a lagging client needs). Each replaced one counts
+    /// as a drop.
+    Conflate,
+    /// Queue up to `--client-queue` frames and drop the oldest queued
+    /// snapshot when full.
+    DropOldest,
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! once, refilled at `rate` per second. Pure and clock-injected, so it is
 //! tested without sleeping.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Settings of a [`TokenBucket`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,14 +46,17 @@ impl TokenBucket {
     }
 
     /// Time until one token is available again.
-    pub fn wait_time(&self) -> Duration {
+    #[cfg(test)]
+    pub fn wait_time(&self) -> std::time::Duration {
         let missing = (1.0 - self.tokens).max(0.0);
-        Duration::from_secs_f64(missing / f64::from(self.config.rate.max(1)))
+        std::time::Duration::from_secs_f64(missing / f64::from(self.config.rate.max(1)))
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[test]

@@ -3,16 +3,9 @@
 //! client's outbox when the socket is writable, and performs the closing
 //! handshake.
 //!
-//! | close code | when |
-//! |---|---|
-//! | 1000 | echo of a client-initiated close |
-//! | 1001 `going away` | server shutdown |
-//! | 1002 | framing violation (unmasked frame, bad opcode, …) |
-//! | 1007 | text frame that is not UTF-8 |
-//! | 1008 `message rate limit exceeded` | more frames (fragments included, Close not) than `--client-msg-rate`/`--client-msg-burst` allow |
-//! | 1009 | message over `--max-message-size` |
-//! | 4000 `heartbeat timeout` | no complete frame received for heartbeat interval + timeout |
-//! | 4001 `token expired` | the connection's token reached its `exp` |
+//! Which close code is sent when is `marketfeed_protocol::CloseCode::TABLE`
+//! (and the README table generated from it); framing violations carry the
+//! code and reason of their `ws::ReadError`.
 //!
 //! From the moment a close is requested the reader only drains (frames
 //! skipped by length, unbuffered) looking for the client's Close; the
@@ -28,13 +21,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use marketfeed_protocol::{decode_client, encode_server, ClientMessage, ErrorCode, ServerMessage};
+use marketfeed_protocol::{
+    decode_client, encode_server, ClientMessage, CloseCode, ErrorCode, ServerMessage,
+};
 use tokio::time::{sleep_until, Instant};
 
-use crate::client::{Client, Flush};
-use crate::hub::Hub;
-use crate::ratelimit::{RateConfig, TokenBucket};
-use crate::ws::close::CloseCode;
+use crate::fanout::hub::Hub;
+use crate::fanout::outbox::{Client, Flush};
+use crate::fanout::ratelimit::{RateConfig, TokenBucket};
 use crate::ws::frame;
 use crate::ws::reader::{FrameReader, Incoming, ReadError};
 
@@ -290,10 +284,8 @@ impl Session<'_> {
         }
         tracing::debug!(client = self.client.id(), "message rate limit exceeded");
         self.discarding = true;
-        self.client.request_close(
-            CloseCode::POLICY_VIOLATION.as_u16(),
-            "message rate limit exceeded",
-        );
+        let code = CloseCode::POLICY_VIOLATION;
+        self.client.request_close(code.as_u16(), code.reason());
         false
     }
 

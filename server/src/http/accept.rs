@@ -24,7 +24,7 @@ use tower_service::Service;
 use warp::reply::Response;
 use warp::Filter;
 
-use crate::state::PeerAddr;
+use crate::http::state::PeerAddr;
 
 /// Connection settings.
 #[derive(Debug, Clone, Copy)]

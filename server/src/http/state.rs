@@ -6,12 +6,12 @@ use bytes::Bytes;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::auth::Authenticator;
-use crate::hub::Hub;
-use crate::limits::Limiter;
-use crate::metrics::Metrics;
-use crate::origin::OriginPolicy;
-use crate::session::SessionConfig;
+use crate::admission::auth::Authenticator;
+use crate::admission::limits::Limiter;
+use crate::admission::origin::OriginPolicy;
+use crate::fanout::hub::Hub;
+use crate::fanout::session::SessionConfig;
+use crate::ops::metrics::Metrics;
 
 /// Shared server state, cloned into filters and tasks.
 #[derive(Debug, Clone)]
@@ -22,9 +22,7 @@ pub struct AppState {
     pub hello: Bytes,
     /// Per-connection settings.
     pub session: SessionConfig,
-    /// Fires when the server starts shutting down.
-    pub shutdown: CancellationToken,
-    /// Fires when shutdown begins, `--drain-delay` before `shutdown`:
+    /// Fires when shutdown begins, `--drain-delay` before clients are closed:
     /// `/readyz` answers 503 and new upgrades are refused from then on.
     pub draining: CancellationToken,
     /// Tracks every connection and WebSocket task so shutdown can wait.

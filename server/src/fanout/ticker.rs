@@ -5,9 +5,9 @@ use std::time::Duration;
 use tokio::time::{self, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
-use crate::clock::unix_micros;
+use crate::fanout::clock::unix_micros;
+use crate::fanout::hub::Hub;
 use crate::feed::SnapshotSource;
-use crate::hub::Hub;
 
 /// Every `interval`, takes the feed's snapshot, stamps `seq` (+1 per tick,
 /// starting at 1) and `ts` (unix microseconds) and publishes it to the hub,
@@ -38,16 +38,17 @@ pub async fn run_ticker(
 }
 
 /// Sends a WebSocket Ping to every client each `interval`, and closes
-/// (4000 "heartbeat timeout") any client from which nothing arrived for
-/// `interval + timeout`. Checks silence several times per interval so the
-/// bound holds within a fraction of the timeout.
+/// (`CloseCode::HEARTBEAT_TIMEOUT`) any client from which nothing arrived for
+/// `limit` (`Config::silence_limit`: interval + timeout). Checks silence
+/// several times per interval so the bound holds within a fraction of the
+/// timeout.
 pub async fn run_heartbeat(
     hub: Hub,
     interval: Duration,
-    timeout: Duration,
+    limit: Duration,
     cancel: CancellationToken,
 ) {
-    let limit = interval + timeout;
+    let timeout = limit.saturating_sub(interval);
     let check = (interval.min(timeout) / 4).max(Duration::from_millis(10));
     let mut tick = time::interval(check);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);

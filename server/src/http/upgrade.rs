@@ -2,16 +2,10 @@
 //! slot, answer 101, and hand the raw socket to a session once hyper
 //! releases it.
 //!
-//! Every refusal happens here, before the upgrade, as a plain-text answer:
-//!
-//! | status | body | when |
-//! |---|---|---|
-//! | 503 + `Retry-After` | `server is shutting down` | shutdown (drain) has begun |
-//! | 400 / 426 | what is wrong | not a valid WebSocket handshake |
-//! | 403 | `origin not allowed` | `Origin` not in `--allowed-origin` |
-//! | 401 | `missing token`, `malformed token`, `invalid token signature`, `token expired` | auth on and no valid token |
-//! | 503 + `Retry-After` | `server is at its connection limit` | `--max-connections` reached |
-//! | 429 + `Retry-After` | `too many connections from this address` | `--max-connections-per-ip` reached |
+//! Every refusal happens here, before the upgrade, as a plain-text answer
+//! whose status, reason and metrics label come from its
+//! [`Rejection`]; checked in this order: draining, handshake headers,
+//! `Origin`, token, connection slot.
 
 use std::net::SocketAddr;
 
@@ -22,10 +16,11 @@ use tracing::Instrument;
 use warp::http::{header, HeaderMap, HeaderValue, StatusCode};
 use warp::reply::{Reply, Response};
 
-use crate::auth::{token_from_request, AuthError, Claims};
-use crate::limits::{LimitError, Permit};
-use crate::session;
-use crate::state::{AppState, PeerAddr};
+use crate::admission::auth::{token_from_request, AuthError, Claims};
+use crate::admission::limits::Permit;
+use crate::admission::Rejection;
+use crate::fanout::session;
+use crate::http::state::{AppState, PeerAddr};
 use crate::ws::handshake;
 
 /// Answers an upgrade request; on success the session starts in the
@@ -37,57 +32,36 @@ pub fn upgrade(
     peer: Option<PeerAddr>,
     state: AppState,
 ) -> Response {
-    let refuse = |reason: &'static str, res: Response| {
-        tracing::debug!(peer = ?peer.map(|p| p.0), reason, "handshake refused");
-        state.metrics.rejected(reason);
+    let refuse = |rejection: Rejection, res: Response| {
+        tracing::debug!(peer = ?peer.map(|p| p.0), reason = rejection.label(), "handshake refused");
+        state.metrics.rejected(rejection);
         res
     };
+    let answer =
+        |rejection: Rejection| refuse(rejection, refusal(rejection, state.retry_after_secs));
     if state.draining.is_cancelled() {
-        let res = reject_retry(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "server is shutting down",
-            state.retry_after_secs,
-        );
-        return refuse("draining", res);
+        return answer(Rejection::Draining);
     }
     let key = match handshake::check_request(&headers) {
         Ok(key) => key,
-        Err(e) => return refuse("bad_handshake", reject(e.status(), &e.to_string())),
+        Err(e) => return refuse(Rejection::BadHandshake, from_handshake(e.to_response())),
     };
     if !state.origins.allows(&headers) {
-        return refuse(
-            "forbidden_origin",
-            reject(StatusCode::FORBIDDEN, "origin not allowed"),
-        );
+        return answer(Rejection::ForbiddenOrigin);
     }
     let claims = match authenticate(&state, query.as_deref(), &headers) {
         Ok(claims) => claims,
-        Err(e) => return refuse(e.label(), unauthorized(&e)),
+        Err(e) => return answer(e.rejection()),
     };
     let (Some(on_upgrade), Some(PeerAddr(peer))) = (on_upgrade, peer) else {
         return refuse(
-            "bad_handshake",
+            Rejection::BadHandshake,
             reject(StatusCode::BAD_REQUEST, "connection cannot be upgraded"),
         );
     };
     let permit = match state.limiter.acquire(peer.ip()) {
         Ok(permit) => permit,
-        Err(e @ LimitError::Global) => {
-            let res = reject_retry(
-                StatusCode::SERVICE_UNAVAILABLE,
-                &e.to_string(),
-                state.retry_after_secs,
-            );
-            return refuse("server_full", res);
-        }
-        Err(e @ LimitError::PerIp) => {
-            let res = reject_retry(
-                StatusCode::TOO_MANY_REQUESTS,
-                &e.to_string(),
-                state.retry_after_secs,
-            );
-            return refuse("ip_limit", res);
-        }
+        Err(e) => return answer(e.rejection()),
     };
     state.metrics.accepted();
     let span = match &claims {
@@ -114,7 +88,7 @@ pub fn upgrade(
         }
         .instrument(span),
     );
-    switching_protocols(&handshake::accept_key(&key))
+    switching_protocols(&key)
 }
 
 /// `Ok(None)` when authentication is off.
@@ -148,44 +122,42 @@ async fn start_session(state: AppState, conn: Conn, stream: TcpStream, leftover:
     drop(conn.permit);
 }
 
-fn switching_protocols(accept: &str) -> Response {
+/// The 101 answer `ws::handshake` builds for `client_key`.
+fn switching_protocols(client_key: &str) -> Response {
+    let (parts, ()) = handshake::switching_protocols(client_key).into_parts();
     let mut res = warp::reply().into_response();
-    *res.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-    let h = res.headers_mut();
-    h.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
-    h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
-    if let Ok(v) = HeaderValue::from_str(accept) {
-        h.insert(header::SEC_WEBSOCKET_ACCEPT, v);
-    }
+    *res.status_mut() = parts.status;
+    *res.headers_mut() = parts.headers;
     res
 }
 
 /// A plain-text error response.
 pub fn reject(status: StatusCode, reason: &str) -> Response {
-    let mut res = warp::reply::with_status(format!("{reason}\n"), status).into_response();
-    if status == StatusCode::UPGRADE_REQUIRED {
-        res.headers_mut().insert(
-            header::SEC_WEBSOCKET_VERSION,
-            HeaderValue::from_static("13"),
+    warp::reply::with_status(format!("{reason}\n"), status).into_response()
+}
+
+/// The answer to `rejection`: its status and reason, `Retry-After` when
+/// the refusal is about load, and an RFC 6750 challenge on a 401.
+fn refusal(rejection: Rejection, retry_after_secs: u64) -> Response {
+    let mut res = reject(rejection.status(), rejection.reason());
+    let headers = res.headers_mut();
+    if rejection.retry_later() {
+        headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+    }
+    if rejection.status() == StatusCode::UNAUTHORIZED {
+        headers.insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static(r#"Bearer realm="marketfeed", error="invalid_token""#),
         );
     }
     res
 }
 
-/// A plain-text error response with `Retry-After`.
-pub fn reject_retry(status: StatusCode, reason: &str, retry_after_secs: u64) -> Response {
-    let mut res = reject(status, reason);
-    res.headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
-    res
-}
-
-/// 401 with the reason and an RFC 6750 challenge.
-fn unauthorized(e: &AuthError) -> Response {
-    let mut res = reject(StatusCode::UNAUTHORIZED, &e.to_string());
-    res.headers_mut().insert(
-        header::WWW_AUTHENTICATE,
-        HeaderValue::from_static(r#"Bearer realm="marketfeed", error="invalid_token""#),
-    );
+/// A refusal of `ws::handshake` (400, or 426 with `Sec-WebSocket-Version`),
+/// its text as the body.
+fn from_handshake(refusal: warp::http::Response<String>) -> Response {
+    let (parts, body) = refusal.into_parts();
+    let mut res = reject(parts.status, &body);
+    res.headers_mut().extend(parts.headers);
     res
 }

@@ -16,7 +16,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use warp::http::{header, HeaderMap};
 
-use crate::config::ConfigError;
+use super::Rejection;
 
 /// Shortest secret accepted: 256 bits, the size of the HS256 hash.
 pub const MIN_SECRET_LEN: usize = 32;
@@ -28,12 +28,12 @@ pub struct Secret(Vec<u8>);
 impl Secret {
     /// A secret from raw bytes; one trailing newline (as left by `echo` or
     /// an editor in a secret file) is removed.
-    pub fn new(mut raw: Vec<u8>) -> Result<Self, ConfigError> {
+    pub fn new(mut raw: Vec<u8>) -> Result<Self, KeyError> {
         while raw.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
             raw.pop();
         }
         if raw.len() < MIN_SECRET_LEN {
-            return Err(ConfigError::SecretTooShort {
+            return Err(KeyError::SecretTooShort {
                 min: MIN_SECRET_LEN,
                 len: raw.len(),
             });
@@ -68,38 +68,50 @@ impl Claims {
     }
 }
 
-/// Why a request was not authenticated; each maps to a 401 with
-/// its `Display` text as the body and [`AuthError::label`] as the metrics label.
+/// Why a request was not authenticated; each is one [`Rejection`] (a 401),
+/// whose reason is its `Display` text.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
     /// No `token` parameter and no `Authorization: Bearer` header.
-    #[error("missing token")]
+    #[error("{}", Rejection::MissingToken.reason())]
     Missing,
     /// Not a JWT, or not one marketfeed accepts (algorithm, claims).
-    #[error("malformed token")]
+    #[error("{}", Rejection::MalformedToken.reason())]
     Malformed,
     /// The signature does not match the server's secret.
-    #[error("invalid token signature")]
+    #[error("{}", Rejection::BadSignature.reason())]
     BadSignature,
     /// `exp` is in the past.
-    #[error("token expired")]
+    #[error("{}", Rejection::ExpiredToken.reason())]
     Expired,
-    /// Signing failed (only when minting).
-    #[error("cannot sign the token")]
-    Sign,
 }
 
 impl AuthError {
-    /// Short machine-readable reason, used as the metrics label.
-    pub fn label(&self) -> &'static str {
+    /// The refusal this failure is.
+    pub const fn rejection(&self) -> Rejection {
         match self {
-            Self::Missing => "missing_token",
-            Self::Malformed => "malformed_token",
-            Self::BadSignature => "bad_signature",
-            Self::Expired => "expired_token",
-            Self::Sign => "sign",
+            Self::Missing => Rejection::MissingToken,
+            Self::Malformed => Rejection::MalformedToken,
+            Self::BadSignature => Rejection::BadSignature,
+            Self::Expired => Rejection::ExpiredToken,
         }
     }
+}
+
+/// Why a secret or a token signed with it cannot be made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    /// The secret is too short for HS256.
+    #[error("the auth secret must be at least {min} bytes (got {len}); generate one with `openssl rand -hex 32`")]
+    SecretTooShort {
+        /// Bytes required.
+        min: usize,
+        /// Bytes given.
+        len: usize,
+    },
+    /// Signing failed (only when minting).
+    #[error("cannot sign the token")]
+    Sign,
 }
 
 /// Verifies tokens with one secret.
@@ -145,7 +157,7 @@ impl Authenticator {
 }
 
 /// Signs a token for `subject` valid for `ttl` from now.
-pub fn mint(secret: &Secret, subject: &str, ttl: Duration) -> Result<String, AuthError> {
+pub fn mint(secret: &Secret, subject: &str, ttl: Duration) -> Result<String, KeyError> {
     let now = since_epoch().as_secs();
     let claims = Claims {
         sub: subject.to_owned(),
@@ -157,7 +169,7 @@ pub fn mint(secret: &Secret, subject: &str, ttl: Duration) -> Result<String, Aut
         &claims,
         &EncodingKey::from_secret(&secret.0),
     )
-    .map_err(|_| AuthError::Sign)
+    .map_err(|_| KeyError::Sign)
 }
 
 /// The token a request carries: the `token` query parameter, else an

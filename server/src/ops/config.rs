@@ -3,11 +3,13 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::auth::Secret;
+use crate::admission::auth::{KeyError, Secret};
+use crate::fanout::SlowClientPolicy;
 
 /// Every default setting, in one place.
 pub mod defaults {
@@ -63,6 +65,30 @@ pub mod defaults {
     /// Environment variable holding the token secret (never a flag: flags
     /// show up in `ps`).
     pub const AUTH_SECRET_ENV: &str = "MARKETFEED_AUTH_SECRET";
+    /// What to drop for a client that cannot keep up.
+    pub const SLOW_CLIENT_POLICY: SlowClientPolicy = SlowClientPolicy::Conflate;
+    /// SO_SNDBUF per client socket; 0 keeps the system default.
+    pub const SEND_BUFFER: usize = 0;
+    /// Runtime worker threads; 0 means one per core.
+    pub const WORKERS: usize = 0;
+    /// Log line format.
+    pub const LOG_FORMAT: LogFormat = LogFormat::Text;
+
+    use super::{LogFormat, SlowClientPolicy};
+}
+
+/// `d` as humantime writes it (`1s`, `1h`), for clap's `default_value`:
+/// the text is computed from the constant, never written beside it. Each
+/// distinct duration is formatted once and kept for the process's life.
+fn shown(d: Duration) -> &'static str {
+    static SHOWN: Mutex<Vec<(Duration, &'static str)>> = Mutex::new(Vec::new());
+    let mut shown = SHOWN.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some((_, text)) = shown.iter().find(|(k, _)| *k == d) {
+        return text;
+    }
+    let text: &'static str = Box::leak(humantime::format_duration(d).to_string().into_boxed_str());
+    shown.push((d, text));
+    text
 }
 
 /// Why the configuration cannot be used.
@@ -76,14 +102,9 @@ pub enum ConfigError {
         /// What the OS said.
         source: std::io::Error,
     },
-    /// The secret is too short for HS256.
-    #[error("the auth secret must be at least {min} bytes (got {len}); generate one with `openssl rand -hex 32`")]
-    SecretTooShort {
-        /// Bytes required.
-        min: usize,
-        /// Bytes given.
-        len: usize,
-    },
+    /// The secret cannot be used (too short for HS256).
+    #[error(transparent)]
+    Secret(#[from] KeyError),
     /// `token` was asked for without any secret.
     #[error("no auth secret: give --auth-secret-file or set MARKETFEED_AUTH_SECRET")]
     NoSecret,
@@ -129,7 +150,7 @@ pub struct TokenArgs {
     #[arg(long)]
     pub subject: String,
     /// Lifetime of the token (e.g. `1h`, `15m`).
-    #[arg(long, default_value = "1h", value_parser = parse_positive_duration)]
+    #[arg(long, default_value = shown(defaults::TOKEN_TTL), value_parser = parse_positive_duration)]
     pub ttl: Duration,
     /// File holding the token secret (same as the server's).
     #[arg(long, env = "MARKETFEED_AUTH_SECRET_FILE")]
@@ -149,20 +170,7 @@ pub fn load_secret(file: Option<&std::path::Path>) -> Result<Option<Secret>, Con
             _ => return Ok(None),
         },
     };
-    Secret::new(raw).map(Some)
-}
-
-/// What to do with a client whose queue is full or that has fallen behind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum SlowClientPolicy {
-    /// Keep at most one unsent snapshot per client: a newer snapshot
-    /// replaces an older one still waiting (snapshots carry full state, so
-    /// the newest is all a lagging client needs). Each replaced one counts
-    /// as a drop.
-    Conflate,
-    /// Queue up to `--client-queue` frames and drop the oldest queued
-    /// snapshot when full.
-    DropOldest,
+    Ok(Some(Secret::new(raw)?))
 }
 
 /// Settings of one server instance.
@@ -184,15 +192,15 @@ pub struct Config {
     pub bind: SocketAddr,
 
     /// Interval between snapshots (e.g. `1s`, `100ms`).
-    #[arg(long, env = "MARKETFEED_TICK_INTERVAL", default_value = "1s", value_parser = parse_timer)]
+    #[arg(long, env = "MARKETFEED_TICK_INTERVAL", default_value = shown(defaults::TICK_INTERVAL), value_parser = parse_timer)]
     pub tick_interval: Duration,
 
     /// Interval between WebSocket Ping frames sent to every client.
-    #[arg(long, env = "MARKETFEED_HEARTBEAT_INTERVAL", default_value = "30s", value_parser = parse_timer)]
+    #[arg(long, env = "MARKETFEED_HEARTBEAT_INTERVAL", default_value = shown(defaults::HEARTBEAT_INTERVAL), value_parser = parse_timer)]
     pub heartbeat_interval: Duration,
 
     /// A client silent for heartbeat-interval + heartbeat-timeout is closed (code 4000).
-    #[arg(long, env = "MARKETFEED_HEARTBEAT_TIMEOUT", default_value = "10s", value_parser = parse_timer)]
+    #[arg(long, env = "MARKETFEED_HEARTBEAT_TIMEOUT", default_value = shown(defaults::HEARTBEAT_TIMEOUT), value_parser = parse_timer)]
     pub heartbeat_timeout: Duration,
 
     /// Frames queued per client before the slow-client policy drops some.
@@ -200,7 +208,7 @@ pub struct Config {
     pub client_queue: usize,
 
     /// What to drop for a client that cannot keep up.
-    #[arg(long, env = "MARKETFEED_SLOW_CLIENT_POLICY", value_enum, default_value_t = SlowClientPolicy::Conflate)]
+    #[arg(long, env = "MARKETFEED_SLOW_CLIENT_POLICY", value_enum, default_value_t = defaults::SLOW_CLIENT_POLICY)]
     pub slow_client_policy: SlowClientPolicy,
 
     /// Largest client message accepted, in bytes; larger closes with 1009.
@@ -216,19 +224,19 @@ pub struct Config {
     pub seed: u64,
 
     /// How long shutdown waits for clients to acknowledge the close frame.
-    #[arg(long, env = "MARKETFEED_SHUTDOWN_DRAIN", default_value = "5s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "MARKETFEED_SHUTDOWN_DRAIN", default_value = shown(defaults::SHUTDOWN_DRAIN), value_parser = humantime::parse_duration)]
     pub shutdown_drain: Duration,
 
     /// How long a new connection may take to send its HTTP request head.
-    #[arg(long, env = "MARKETFEED_REQUEST_TIMEOUT", default_value = "10s", value_parser = parse_positive_duration)]
+    #[arg(long, env = "MARKETFEED_REQUEST_TIMEOUT", default_value = shown(defaults::REQUEST_TIMEOUT), value_parser = parse_positive_duration)]
     pub request_timeout: Duration,
 
     /// Kernel send buffer per client socket in bytes (SO_SNDBUF); 0 keeps the system default.
-    #[arg(long, env = "MARKETFEED_SEND_BUFFER", default_value_t = 0)]
+    #[arg(long, env = "MARKETFEED_SEND_BUFFER", default_value_t = defaults::SEND_BUFFER)]
     pub send_buffer: usize,
 
     /// Runtime worker threads; 0 means one per core.
-    #[arg(long, env = "MARKETFEED_WORKERS", default_value_t = 0)]
+    #[arg(long, env = "MARKETFEED_WORKERS", default_value_t = defaults::WORKERS)]
     pub workers: usize,
 
     /// File holding the HS256 token secret (32+ bytes); turns authentication on.
@@ -262,11 +270,11 @@ pub struct Config {
     pub client_msg_burst: u32,
 
     /// On shutdown, how long /readyz answers 503 before clients are closed.
-    #[arg(long, env = "MARKETFEED_DRAIN_DELAY", default_value = "0s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "MARKETFEED_DRAIN_DELAY", default_value = shown(defaults::DRAIN_DELAY), value_parser = humantime::parse_duration)]
     pub drain_delay: Duration,
 
     /// Log line format.
-    #[arg(long, env = "MARKETFEED_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    #[arg(long, env = "MARKETFEED_LOG_FORMAT", value_enum, default_value_t = defaults::LOG_FORMAT)]
     pub log_format: LogFormat,
 }
 
@@ -370,6 +378,17 @@ mod tests {
         assert!(c.auth_secret.is_none());
         assert!(!c.limit_loopback);
         assert_eq!(c.log_format, LogFormat::Text);
+    }
+
+    #[test]
+    fn duration_defaults_read_as_humantime() {
+        assert_eq!(shown(defaults::TICK_INTERVAL), "1s");
+        assert_eq!(shown(defaults::TOKEN_TTL), "1h");
+        assert_eq!(shown(defaults::DRAIN_DELAY), "0s");
+        assert!(std::ptr::eq(
+            shown(defaults::HEARTBEAT_INTERVAL),
+            shown(defaults::HEARTBEAT_INTERVAL)
+        ));
     }
 
     #[test]

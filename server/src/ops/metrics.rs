@@ -1,0 +1,197 @@
+//! Prometheus metrics (`prometheus-client`), served at `GET /metrics`.
+//!
+//! Connection events are counted where they happen (handshake, session
+//! end); the fan-out's own counters ([`HubStats`](crate::HubStats), listed
+//! once with their metric names in `fanout::counters`) are read at scrape
+//! time, so the fan-out path carries no extra bookkeeping.
+//!
+//! | metric | type | what |
+//! |---|---|---|
+//! | `marketfeed_connections_accepted_total` | counter | handshakes answered 101 |
+//! | `marketfeed_connections_rejected_total{reason}` | counter | handshakes refused, by `admission::Rejection` label |
+//! | `marketfeed_disconnects_total{reason}` | counter | sessions ended, by reason (`dropped` = no closing handshake) |
+//! | `marketfeed_connection_duration_seconds` | histogram | how long sessions lasted |
+//! | `marketfeed_ready` | gauge | 1 when `/readyz` answers 200 |
+//! | the fan-out's counters | counter / gauge | `marketfeed_clients`, `marketfeed_ticks_total`, … (see `fanout::counters`) |
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::time::Duration;
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+use tokio_util::sync::CancellationToken;
+
+use super::readiness::is_ready;
+use crate::fanout::counters::gauge;
+use crate::fanout::hub::Hub;
+use crate::fanout::session::Ended;
+use marketfeed_protocol::CloseCode;
+
+use crate::admission::Rejection;
+
+/// `Content-Type` of the `/metrics` answer.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// Why a session ended (the `reason` label).
+pub const DISCONNECT_REASONS: &[&str] = &[
+    "client_closed",
+    "dropped",
+    "shutdown",
+    "protocol_error",
+    "invalid_payload",
+    "rate_limited",
+    "message_too_big",
+    "heartbeat_timeout",
+    "token_expired",
+    "server_closed",
+];
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Reason {
+    reason: &'static str,
+}
+
+/// Every metric of one server; cloned handles share the values.
+#[derive(Debug, Clone)]
+pub struct Metrics {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    registry: Registry,
+    accepted: Counter,
+    rejected: Family<Reason, Counter>,
+    disconnects: Family<Reason, Counter>,
+    duration: Histogram,
+}
+
+impl Metrics {
+    /// Metrics reading hub counters from `hub`; `ready` is what `/readyz`
+    /// reports.
+    pub fn new(hub: Hub, draining: CancellationToken) -> Self {
+        let mut registry = Registry::default();
+        let accepted = Counter::default();
+        let rejected = Family::<Reason, Counter>::default();
+        let disconnects = Family::<Reason, Counter>::default();
+        // 1 s … ~9 h, doubling.
+        let duration = Histogram::new((0..16).map(|i| f64::from(1u32 << i)));
+        for rejection in Rejection::ALL {
+            drop(rejected.get_or_create(&Reason {
+                reason: rejection.label(),
+            }));
+        }
+        for reason in DISCONNECT_REASONS {
+            drop(disconnects.get_or_create(&Reason { reason }));
+        }
+        registry.register(
+            "marketfeed_connections_accepted",
+            "WebSocket handshakes answered 101",
+            accepted.clone(),
+        );
+        registry.register(
+            "marketfeed_connections_rejected",
+            "WebSocket handshakes refused, by reason",
+            rejected.clone(),
+        );
+        registry.register(
+            "marketfeed_disconnects",
+            "WebSocket sessions ended, by reason",
+            disconnects.clone(),
+        );
+        registry.register(
+            "marketfeed_connection_duration_seconds",
+            "How long WebSocket sessions lasted",
+            duration.clone(),
+        );
+        registry.register_collector(Box::new(HubCollector { hub, draining }));
+        Self {
+            inner: Arc::new(Inner {
+                registry,
+                accepted,
+                rejected,
+                disconnects,
+                duration,
+            }),
+        }
+    }
+
+    /// A handshake was answered 101.
+    pub fn accepted(&self) {
+        self.inner.accepted.inc();
+    }
+
+    /// A handshake was refused.
+    pub fn rejected(&self, rejection: Rejection) {
+        self.inner
+            .rejected
+            .get_or_create(&Reason {
+                reason: rejection.label(),
+            })
+            .inc();
+    }
+
+    /// A session ended after `lasted`.
+    pub fn disconnected(&self, ended: &Ended, lasted: Duration) {
+        let reason = disconnect_reason(ended);
+        self.inner
+            .disconnects
+            .get_or_create(&Reason { reason })
+            .inc();
+        self.inner.duration.observe(lasted.as_secs_f64());
+    }
+
+    /// The text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut out = String::with_capacity(4096);
+        if prometheus_client::encoding::text::encode(&mut out, &self.inner.registry).is_err() {
+            out.clear();
+            let _ = writeln!(out, "# metrics encoding failed");
+        }
+        out
+    }
+}
+
+/// The `reason` label of a session end.
+pub fn disconnect_reason(ended: &Ended) -> &'static str {
+    match ended {
+        Ended::ClientClosed(_) => "client_closed",
+        // No closing handshake: EOF, reset or a failed write alike.
+        Ended::Eof | Ended::Io(_) => "dropped",
+        Ended::ServerClosed(code, _) | Ended::CloseUnanswered(code, _) => match CloseCode(*code) {
+            CloseCode::GOING_AWAY => "shutdown",
+            CloseCode::PROTOCOL_ERROR => "protocol_error",
+            CloseCode::INVALID_PAYLOAD => "invalid_payload",
+            CloseCode::POLICY_VIOLATION => "rate_limited",
+            CloseCode::MESSAGE_TOO_BIG => "message_too_big",
+            CloseCode::HEARTBEAT_TIMEOUT => "heartbeat_timeout",
+            CloseCode::TOKEN_EXPIRED => "token_expired",
+            _ => "server_closed",
+        },
+    }
+}
+
+/// Reads [`HubStats`](crate::HubStats) and readiness at scrape time.
+#[derive(Debug)]
+struct HubCollector {
+    hub: Hub,
+    draining: CancellationToken,
+}
+
+impl Collector for HubCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        self.hub.stats().encode(&mut encoder)?;
+        let ready = is_ready(&self.hub, &self.draining);
+        gauge(
+            &mut encoder,
+            "marketfeed_ready",
+            "1 when /readyz answers 200",
+            usize::from(ready),
+        )
+    }
+}

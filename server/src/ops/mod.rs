@@ -1,0 +1,13 @@
+//! Operating the server: what the operator sets, what the server reports,
+//! and its upkeep.
+//!
+//! - [`config`]: flags and `MARKETFEED_*` environment, each default
+//!   written once in `config::defaults`; the `token` subcommand's flags.
+//! - [`metrics`]: the Prometheus registry behind `GET /metrics`.
+//! - [`readiness`]: what `GET /readyz` answers.
+//! - [`memory`]: gives heap freed after connection bursts back to the OS.
+
+pub mod config;
+pub mod memory;
+pub mod metrics;
+pub mod readiness;
