@@ -35,7 +35,7 @@ for t in "${targets[@]}"; do
     say "$t: FAILED (input saved under fuzz/artifacts/$t/)"
     exit 1
   fi
-  execs="$(awk -F: '/stat::number_of_executed_units/ {gsub(/ /, "", $2); print $2}' "$log")"
+  execs="$(awk '/stat::number_of_executed_units/ {print $NF}' "$log")"
   say "$t: ok, ${execs:-?} executions, corpus $(find "corpus/$t" -type f | wc -l) entries"
   rm -f "$log"
 done

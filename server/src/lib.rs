@@ -149,11 +149,14 @@ impl Server {
         let conn = http::ConnConfig {
             request_timeout: config.request_timeout,
             send_buffer: config.send_buffer,
+            max_request_head: config.max_request_head,
+            max_pending: config.max_pending_handshakes,
         };
         tasks.spawn(http::accept_loop(
             listener,
             routes::routes(state, www),
             conn,
+            metrics.clone(),
             shutdown.clone(),
             tasks.clone(),
         ));

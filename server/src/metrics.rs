@@ -54,6 +54,8 @@ pub const REJECT_REASONS: &[&str] = &[
     "server_full",
     "ip_limit",
     "draining",
+    "head_too_large",
+    "pending_limit",
 ];
 
 /// Why a session ended (the `reason` label).
