@@ -31,13 +31,18 @@ fuzz_target!(|data: &[u8]| {
     let _ = check_request(&map).map(|key| {
         let lists = |name: &str, token: &str| {
             map.get_all(name).iter().any(|v| {
-                v.to_str().is_ok_and(|s| {
-                    s.split(',').any(|t| t.trim().eq_ignore_ascii_case(token))
-                })
+                v.to_str()
+                    .is_ok_and(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
             })
         };
-        assert!(lists("connection", "upgrade"), "accepted without Connection: upgrade");
-        assert!(lists("upgrade", "websocket"), "accepted without Upgrade: websocket");
+        assert!(
+            lists("connection", "upgrade"),
+            "accepted without Connection: upgrade"
+        );
+        assert!(
+            lists("upgrade", "websocket"),
+            "accepted without Upgrade: websocket"
+        );
         assert_eq!(map.get_all("sec-websocket-key").iter().count(), 1);
         let accept = accept_key(&key);
         assert_eq!(accept.len(), 28, "accept key {accept:?}");
