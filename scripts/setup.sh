@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing marketfeed needs and is missing, from
 # the package registries only (Debian, crates.io, npm): the wasm32 target,
-# wasm-pack, the wasm-bindgen CLI at the Cargo.lock version, Debian's
-# chromium + chromium-driver, and the browser tests' node packages.
+# wasm-pack, the wasm-bindgen CLI at the Cargo.lock version, cargo-fuzz,
+# Debian's chromium + chromium-driver, and the browser tests' node packages.
 # Safe to re-run: every step is skipped when already satisfied.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -53,6 +53,12 @@ bindgen="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); p
 if [[ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$bindgen" ]]; then
   say "installing wasm-bindgen-cli $bindgen (a few minutes)"
   cargo install wasm-bindgen-cli --version "$bindgen"
+fi
+
+CARGO_FUZZ_VERSION=0.13.2
+if [[ "$(cargo fuzz --version 2>/dev/null | awk '{print $2}')" != "$CARGO_FUZZ_VERSION" ]]; then
+  say "installing cargo-fuzz $CARGO_FUZZ_VERSION (a few minutes)"
+  cargo install cargo-fuzz --version "$CARGO_FUZZ_VERSION" --locked
 fi
 
 if [[ ! -d tests/browser/node_modules/playwright-core || tests/browser/package-lock.json -nt tests/browser/node_modules/.package-lock.json ]]; then

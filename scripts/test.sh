@@ -2,7 +2,8 @@
 # The whole test suite: installs what is missing (scripts/setup.sh), checks
 # formatting and lints (native and wasm32), then runs every test — native
 # unit and integration tests over real loopback sockets, the load
-# generator smoke test, and the browser tests in headless Chromium.
+# generator smoke test, a 25 s fuzz run per cargo-fuzz target, and the
+# browser tests in headless Chromium.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -24,6 +25,9 @@ cargo build -p marketfeed-protocol --target wasm32-unknown-unknown --locked
 
 say "native tests"
 cargo test --workspace --locked
+
+say "fuzz smoke run (25 s per target)"
+scripts/fuzz.sh 25
 
 say "browser tests"
 scripts/test-browser.sh

@@ -54,13 +54,14 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use fanout::{HubStats, SlowClientPolicy};
-pub use ops::config::{load_secret, Cli, Command, Config, ConfigError, LogFormat, TokenArgs};
+pub use ops::config::{
+    defaults, load_secret, Cli, Command, Config, ConfigError, LogFormat, TokenArgs,
+};
 
 use crate::fanout::hub::{Hub, HubConfig};
 use crate::fanout::session::SessionConfig;
 use crate::feed::{Simulator, SnapshotSource};
 use crate::http::state::AppState;
-use crate::ops::config::defaults;
 
 /// A running server.
 #[derive(Debug)]
@@ -73,6 +74,7 @@ pub struct Server {
     drain: std::time::Duration,
     drain_delay: std::time::Duration,
     limiter: admission::limits::Limiter,
+    metrics: ops::metrics::Metrics,
 }
 
 impl Server {
@@ -145,11 +147,14 @@ impl Server {
         let conn = http::accept::ConnConfig {
             request_timeout: config.request_timeout,
             send_buffer: config.send_buffer,
+            max_request_head: config.max_request_head,
+            max_pending: config.max_pending_handshakes,
         };
         tasks.spawn(http::accept::accept_loop(
             listener,
             http::routes::routes(state, www),
             conn,
+            metrics.clone(),
             shutdown.clone(),
             tasks.clone(),
         ));
@@ -163,6 +168,7 @@ impl Server {
             drain: config.shutdown_drain,
             drain_delay: config.drain_delay,
             limiter,
+            metrics,
         })
     }
 
@@ -174,6 +180,13 @@ impl Server {
     /// Live counters (ticks, serializations, clients, drops…).
     pub fn stats(&self) -> HubStats {
         self.hub.stats()
+    }
+
+    /// The metrics text that `GET /metrics` serves, read in-process (for
+    /// embedders with their own exporter, and for when the server refuses
+    /// new connections).
+    pub fn metrics_text(&self) -> String {
+        self.metrics.render()
     }
 
     /// Connection slots held now (WebSocket sessions and handshakes past

@@ -25,11 +25,17 @@ pub enum Rejection {
     IpLimit,
     /// Shutdown (drain) has begun (503).
     Draining,
+    /// The request head is over `--max-request-head`, or has too many
+    /// headers (431, answered by the HTTP layer).
+    HeadTooLarge,
+    /// `--max-pending-handshakes` connections are not yet upgraded: the new
+    /// one is closed at accept, without an answer.
+    PendingLimit,
 }
 
 impl Rejection {
     /// Every rejection, in the order the metrics list them.
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 11] = [
         Self::BadHandshake,
         Self::ForbiddenOrigin,
         Self::MissingToken,
@@ -39,6 +45,8 @@ impl Rejection {
         Self::ServerFull,
         Self::IpLimit,
         Self::Draining,
+        Self::HeadTooLarge,
+        Self::PendingLimit,
     ];
 
     /// The `reason` label of `marketfeed_connections_rejected_total`.
@@ -53,6 +61,8 @@ impl Rejection {
             Self::ServerFull => "server_full",
             Self::IpLimit => "ip_limit",
             Self::Draining => "draining",
+            Self::HeadTooLarge => "head_too_large",
+            Self::PendingLimit => "pending_limit",
         }
     }
 
@@ -69,6 +79,8 @@ impl Rejection {
             Self::ServerFull => "server is at its connection limit",
             Self::IpLimit => "too many connections from this address",
             Self::Draining => "server is shutting down",
+            Self::HeadTooLarge => "request header fields too large",
+            Self::PendingLimit => "too many pending handshakes",
         }
     }
 
@@ -82,6 +94,10 @@ impl Rejection {
             }
             Self::ServerFull | Self::Draining => StatusCode::SERVICE_UNAVAILABLE,
             Self::IpLimit => StatusCode::TOO_MANY_REQUESTS,
+            Self::HeadTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            // Never sent: the connection is closed at accept. 503 is what
+            // it means.
+            Self::PendingLimit => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 

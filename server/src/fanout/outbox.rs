@@ -400,6 +400,12 @@ impl Client {
             out.queue.shrink_to_fit();
         }
     }
+
+    /// True when frames are waiting for the socket to become writable.
+    pub fn has_backlog(&self) -> bool {
+        let out = self.outbox();
+        !out.is_idle() || (out.close.is_some() && !out.close_written)
+    }
 }
 
 /// What to do with a client whose queue is full or that has fallen behind.

@@ -3,13 +3,21 @@
 //!
 //! Owning this loop (rather than `warp::serve`) gives the server what warp
 //! does not expose: a bound on how long a client may take to send its
-//! request head (slow-loris), socket options per connection, the peer
-//! address as a request extension, and connections that shutdown can wait
-//! for.
+//! request head (slow-loris) and on its size (`--max-request-head`, 431
+//! beyond), a bound on how many connections may be waiting for their
+//! upgrade at once (`--max-pending-handshakes`: beyond it a new connection
+//! is closed at once), socket options per connection, the peer address as
+//! a request extension, and connections that shutdown can wait for.
+//!
+//! A connection is *pending* from `accept` until hyper hands its socket to
+//! the WebSocket session (the upgrade) or the connection ends; plain HTTP
+//! connections (the board, `/metrics`) count while they are open.
 
 use std::convert::Infallible;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::body::Incoming;
@@ -24,7 +32,9 @@ use tower_service::Service;
 use warp::reply::Response;
 use warp::Filter;
 
+use crate::admission::Rejection;
 use crate::http::state::PeerAddr;
+use crate::ops::metrics::Metrics;
 
 /// Connection settings.
 #[derive(Debug, Clone, Copy)]
@@ -33,6 +43,37 @@ pub struct ConnConfig {
     pub request_timeout: Duration,
     /// SO_SNDBUF for each socket, 0 for the system default.
     pub send_buffer: usize,
+    /// Largest request head (request line and headers) in bytes; larger is
+    /// answered 431.
+    pub max_request_head: usize,
+    /// Connections accepted but not yet upgraded, at most.
+    pub max_pending: usize,
+}
+
+/// Counts connections accepted but not yet upgraded (or ended).
+#[derive(Debug, Clone, Default)]
+struct Pending(Arc<AtomicUsize>);
+
+/// One pending connection; released when dropped.
+#[derive(Debug)]
+struct PendingSlot(Arc<AtomicUsize>);
+
+impl Pending {
+    /// A slot, or `None` when `max` connections are already pending. Only
+    /// the accept loop takes slots, so load-then-add cannot overshoot.
+    fn try_take(&self, max: usize) -> Option<PendingSlot> {
+        if self.0.load(Ordering::Acquire) >= max {
+            return None;
+        }
+        self.0.fetch_add(1, Ordering::AcqRel);
+        Some(PendingSlot(self.0.clone()))
+    }
+}
+
+impl Drop for PendingSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// Accepts connections until `shutdown` fires, serving each with `filter`.
@@ -40,12 +81,14 @@ pub async fn accept_loop<F>(
     listener: TcpListener,
     filter: F,
     cfg: ConnConfig,
+    metrics: Metrics,
     shutdown: CancellationToken,
     tasks: TaskTracker,
 ) where
     F: Filter<Extract = (Response,), Error = Infallible> + Clone + Send + Sync + 'static,
 {
     let service = warp::service(filter);
+    let pending = Pending::default();
     loop {
         let accepted = tokio::select! {
             biased;
@@ -54,10 +97,23 @@ pub async fn accept_loop<F>(
         };
         match accepted {
             Ok((stream, peer)) => {
+                let Some(slot) = pending.try_take(cfg.max_pending) else {
+                    // Closed before a single byte is read: the cost of a
+                    // flood of half-open connections stays bounded.
+                    drop(stream);
+                    metrics.rejected(Rejection::PendingLimit);
+                    tracing::debug!(%peer, "too many pending handshakes; connection closed");
+                    continue;
+                };
                 configure(&stream, cfg);
                 let svc = service.clone();
-                let shutdown = shutdown.clone();
-                tasks.spawn(serve_connection(stream, peer, svc, cfg, shutdown));
+                let conn = Conn {
+                    cfg,
+                    metrics: metrics.clone(),
+                    shutdown: shutdown.clone(),
+                    slot,
+                };
+                tasks.spawn(serve_connection(stream, peer, svc, conn));
             }
             Err(e) => backoff_on_accept_error(&e).await,
         }
@@ -77,13 +133,18 @@ fn configure(stream: &TcpStream, cfg: ConnConfig) {
     }
 }
 
-async fn serve_connection<S>(
-    stream: TcpStream,
-    peer: SocketAddr,
-    svc: S,
+/// What one connection's task holds besides its socket.
+struct Conn {
     cfg: ConnConfig,
+    metrics: Metrics,
     shutdown: CancellationToken,
-) where
+    /// Released when hyper hands the socket to the upgrade, or the
+    /// connection ends: both finish the `serve_connection` future.
+    slot: PendingSlot,
+}
+
+async fn serve_connection<S>(stream: TcpStream, peer: SocketAddr, svc: S, conn_state: Conn)
+where
     S: Service<Request<Incoming>, Response = Response, Error = Infallible> + Clone + Send + 'static,
     S::Future: Send,
 {
@@ -92,9 +153,16 @@ async fn serve_connection<S>(
         let mut svc = svc.clone();
         async move { svc.call(req).await }
     });
+    let Conn {
+        cfg,
+        metrics,
+        shutdown,
+        slot,
+    } = conn_state;
     let conn = http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(cfg.request_timeout)
+        .max_header_size(cfg.max_request_head)
         .serve_connection(TokioIo::new(stream), handler)
         .with_upgrades();
     tokio::pin!(conn);
@@ -105,7 +173,13 @@ async fn serve_connection<S>(
             conn.await
         }
     };
+    drop(slot);
     if let Err(e) = result {
+        if e.is_parse_too_large() {
+            // hyper answered 431 (head over --max-request-head, or too
+            // many headers).
+            metrics.rejected(Rejection::HeadTooLarge);
+        }
         tracing::debug!(%peer, error = %e, "http connection ended with an error");
     }
 }

@@ -31,6 +31,16 @@ pub mod defaults {
     pub const SHUTDOWN_DRAIN: Duration = Duration::from_secs(5);
     /// How long a new TCP connection may take to send its request head.
     pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+    /// Largest HTTP request head (request line and headers), bytes; a
+    /// larger one is answered 431. A browser's upgrade request with a
+    /// token is well under 4 KiB; 16 KiB leaves room for long cookies.
+    pub const MAX_REQUEST_HEAD: usize = 16 * 1024;
+    /// TCP connections accepted but not (yet) upgraded to WebSocket at
+    /// once; beyond it a new connection is closed at once. Bounds what a
+    /// slowloris can hold within `--request-timeout`: with
+    /// `MAX_CONNECTIONS` it stays below the 65,536 descriptors service
+    /// managers usually grant. Equal to the listen backlog.
+    pub const MAX_PENDING_HANDSHAKES: usize = 4096;
     /// Seed of the market simulator.
     pub const SEED: u64 = 30;
     /// Directory served at `/` when `--www-dir` is not given and it exists.
@@ -231,6 +241,14 @@ pub struct Config {
     #[arg(long, env = "MARKETFEED_REQUEST_TIMEOUT", default_value = shown(defaults::REQUEST_TIMEOUT), value_parser = parse_positive_duration)]
     pub request_timeout: Duration,
 
+    /// Largest HTTP request head in bytes (request line + headers); larger gets 431.
+    #[arg(long, env = "MARKETFEED_MAX_REQUEST_HEAD", default_value_t = defaults::MAX_REQUEST_HEAD, value_parser = parse_request_head)]
+    pub max_request_head: usize,
+
+    /// TCP connections not yet upgraded to WebSocket at once; beyond it new connections are closed at once.
+    #[arg(long, env = "MARKETFEED_MAX_PENDING_HANDSHAKES", default_value_t = defaults::MAX_PENDING_HANDSHAKES, value_parser = parse_queue)]
+    pub max_pending_handshakes: usize,
+
     /// Kernel send buffer per client socket in bytes (SO_SNDBUF); 0 keeps the system default.
     #[arg(long, env = "MARKETFEED_SEND_BUFFER", default_value_t = defaults::SEND_BUFFER)]
     pub send_buffer: usize,
@@ -334,6 +352,15 @@ fn parse_message_size(s: &str) -> Result<usize, String> {
     }
 }
 
+fn parse_request_head(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n < 1024 => Err("must be at least 1024 bytes".into()),
+        Ok(n) if n > 1 << 20 => Err("must be at most 1048576 bytes".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 /// `scheme://host[:port]`, lower-cased, without a trailing slash: the
 /// form browsers put in the `Origin` header.
 fn parse_origin(s: &str) -> Result<String, String> {
@@ -367,6 +394,8 @@ mod tests {
         assert_eq!(c.max_message_size, defaults::MAX_MESSAGE_SIZE);
         assert_eq!(c.shutdown_drain, defaults::SHUTDOWN_DRAIN);
         assert_eq!(c.request_timeout, defaults::REQUEST_TIMEOUT);
+        assert_eq!(c.max_request_head, defaults::MAX_REQUEST_HEAD);
+        assert_eq!(c.max_pending_handshakes, defaults::MAX_PENDING_HANDSHAKES);
         assert_eq!(c.seed, defaults::SEED);
         assert_eq!(c.www_dir, None);
         assert_eq!(c.max_connections, defaults::MAX_CONNECTIONS);
@@ -480,6 +509,9 @@ mod tests {
             &["--heartbeat-interval", "25days"],
             &["--heartbeat-timeout", "24h 1s"],
             &["--tick-interval", "2147483648ms"],
+            &["--max-request-head", "100"],
+            &["--max-request-head", "2000000"],
+            &["--max-pending-handshakes", "0"],
         ] {
             assert!(parse(args).is_err(), "{args:?} should be rejected");
         }
