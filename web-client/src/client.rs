@@ -7,8 +7,10 @@
 //! socket therefore detaches its listeners, and freeing the client releases
 //! everything.
 //!
-//! Re-entrancy: listeners are called only after the state borrow is
-//! released, so a listener may call any method, `close()` included.
+//! Re-entrancy: user code — listeners and `getToken` — is called only
+//! after the state borrow is released, so it may call any method,
+//! `close()` included. An input that arrives while the state is borrowed
+//! anyway is queued and handled by the dispatch in progress, never dropped.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -25,6 +27,7 @@ use web_sys::{CloseEvent, MessageEvent, WebSocket};
 use crate::backoff::BackoffConfig;
 use crate::connection::{
     url_with_token, Action, ConnectionState, Input, Machine, Status, Timing, CLOSE_NORMAL,
+    MAX_TIMER_MS,
 };
 use crate::gaps::{GapTracker, SeqOutcome};
 
@@ -48,6 +51,8 @@ pub struct MarketClient {
 struct Shared {
     inner: RefCell<Inner>,
     listeners: RefCell<Listeners>,
+    /// Inputs waiting for the dispatch in progress.
+    queued: RefCell<VecDeque<Input>>,
 }
 
 #[derive(Default)]
@@ -78,6 +83,12 @@ enum Event {
     Gap(JsValue),
     Hello(JsValue),
     ServerError(JsValue),
+    /// Call `getToken` for connect attempt `attempt` (user code: run with
+    /// no borrow held).
+    FetchToken {
+        attempt: u64,
+        get_token: Function,
+    },
 }
 
 /// Where the token for each attempt comes from.
@@ -176,14 +187,21 @@ fn dispatch_with(
     input: Option<Input>,
     extra: impl FnOnce(&mut Inner, &mut Vec<Event>),
 ) {
+    shared.queued.borrow_mut().extend(input);
     let mut events = Vec::new();
     {
         let Ok(mut inner) = shared.inner.try_borrow_mut() else {
+            // A dispatch is in progress further up the stack: it handles
+            // the queued input before it returns.
             return;
         };
         let weak = Rc::downgrade(shared);
-        let mut pending: VecDeque<Input> = input.into_iter().collect();
-        while let Some(input) = pending.pop_front() {
+        let mut pending = VecDeque::new();
+        loop {
+            let next = pending
+                .pop_front()
+                .or_else(|| shared.queued.borrow_mut().pop_front());
+            let Some(input) = next else { break };
             let actions = inner.machine.handle(input, now(), js_sys::Math::random());
             for action in actions {
                 inner.apply(action, &weak, &mut events, &mut pending);
@@ -198,24 +216,49 @@ fn dispatch(shared: &Rc<Shared>, input: Input) {
     dispatch_with(shared, Some(input), |_, _| {});
 }
 
+/// Tells the listeners, with no borrow held: each may call any method.
+/// A listener removed (`off`, `close()`) by an earlier one is not called.
 fn emit(shared: &Rc<Shared>, events: Vec<Event>) {
     for event in events {
-        let (listeners, arg) = {
-            let l = shared.listeners.borrow();
-            match event {
-                Event::Status(v) => (l.status.clone(), v),
-                Event::Snapshot(v) => (l.snapshot.clone(), v),
-                Event::Gap(v) => (l.gap.clone(), v),
-                Event::Hello(v) => (l.hello.clone(), v),
-                Event::ServerError(v) => (l.server_error.clone(), v),
+        let (kind, arg): (fn(&Listeners) -> &Vec<Function>, JsValue) = match event {
+            Event::Status(v) => (|l| &l.status, v),
+            Event::Snapshot(v) => (|l| &l.snapshot, v),
+            Event::Gap(v) => (|l| &l.gap, v),
+            Event::Hello(v) => (|l| &l.hello, v),
+            Event::ServerError(v) => (|l| &l.server_error, v),
+            Event::FetchToken { attempt, get_token } => {
+                fetch_token(shared, attempt, &get_token);
+                continue;
             }
         };
+        let listeners = kind(&shared.listeners.borrow()).clone();
         for f in listeners {
+            let registered = kind(&shared.listeners.borrow())
+                .iter()
+                .any(|g| Object::is(g, &f));
+            if !registered {
+                continue;
+            }
             if let Err(e) = f.call1(&JsValue::NULL, &arg) {
                 web_sys::console::error_2(&"marketfeed: a listener threw".into(), &e);
             }
         }
     }
+}
+
+/// Calls `getToken` for `attempt` unless that attempt was given up
+/// meanwhile (e.g. by a status listener calling `close()`), then awaits
+/// its result.
+fn fetch_token(shared: &Rc<Shared>, attempt: u64, get_token: &Function) {
+    if !shared.inner.borrow().awaits_token(attempt) {
+        return;
+    }
+    let called = get_token.call0(&JsValue::NULL);
+    wasm_bindgen_futures::spawn_local(connect_with_fetched_token(
+        Rc::downgrade(shared),
+        attempt,
+        called,
+    ));
 }
 
 fn on_message(shared: &Rc<Shared>, event: &MessageEvent) {
@@ -305,12 +348,11 @@ impl Inner {
                     TokenSource::None => self.url.clone(),
                     TokenSource::Fixed(token) => with_token(&self.url, token),
                     TokenSource::Callback(get_token) => {
-                        let called = get_token.call0(&JsValue::NULL);
-                        wasm_bindgen_futures::spawn_local(connect_with_fetched_token(
-                            weak.clone(),
-                            self.attempt,
-                            called,
-                        ));
+                        // User code: called once the borrow is released.
+                        events.push(Event::FetchToken {
+                            attempt: self.attempt,
+                            get_token: get_token.clone(),
+                        });
                         return;
                     }
                 };
@@ -324,12 +366,12 @@ impl Inner {
                 }
             }
             Action::ArmDeadline(ms) => {
-                self.deadline = Some(Timeout::new(ms as u32, timer(Input::DeadlineExpired)));
+                self.deadline = Some(Timeout::new(timer_ms(ms), timer(Input::DeadlineExpired)));
             }
             Action::ClearDeadline => self.deadline = None,
             Action::StartPings(ms) => {
                 let weak = weak.clone();
-                self.pings = Some(Interval::new(ms as u32, move || {
+                self.pings = Some(Interval::new(timer_ms(ms), move || {
                     if let Some(shared) = weak.upgrade() {
                         if let Ok(mut inner) = shared.inner.try_borrow_mut() {
                             inner.send_ping();
@@ -340,7 +382,7 @@ impl Inner {
             Action::StopPings => self.pings = None,
             Action::SendPing => self.send_ping(),
             Action::ScheduleRetry(ms) => {
-                self.retry = Some(Timeout::new(ms as u32, timer(Input::RetryDue)));
+                self.retry = Some(Timeout::new(timer_ms(ms), timer(Input::RetryDue)));
             }
             Action::CancelRetry => self.retry = None,
             Action::Emit => {
@@ -351,6 +393,13 @@ impl Inner {
                 events.push(Event::Status(status_object(&self.machine.status())));
             }
         }
+    }
+
+    /// Whether connect attempt `attempt` is still waiting for its token.
+    fn awaits_token(&self, attempt: u64) -> bool {
+        self.attempt == attempt
+            && self.socket.is_none()
+            && self.machine.state() == ConnectionState::Connecting
     }
 
     /// Opens the attempt's socket; `false` if the browser refused the URL.
@@ -407,6 +456,14 @@ impl Inner {
     }
 }
 
+/// A delay as gloo's timers take it. Browsers wait at most
+/// [`MAX_TIMER_MS`] (a signed 32-bit count; beyond it they fire at once),
+/// so every delay is clamped to it; a negative or NaN delay means "now".
+fn timer_ms(ms: f64) -> u32 {
+    // In range after the clamp (NaN saturates to 0).
+    ms.clamp(0.0, MAX_TIMER_MS) as u32
+}
+
 fn socket_failed() -> [Input; 2] {
     [
         Input::SocketError,
@@ -436,14 +493,14 @@ async fn connect_with_fetched_token(
     let Some(shared) = weak.upgrade() else {
         return;
     };
+    // Reading a rejection's `message` may run user code (a getter): done
+    // before the state is borrowed.
+    let result = result.map_err(|e| js_error_message(&e));
     let failed = {
         let Ok(mut inner) = shared.inner.try_borrow_mut() else {
             return;
         };
-        let current = inner.attempt == attempt
-            && inner.socket.is_none()
-            && inner.machine.state() == ConnectionState::Connecting;
-        if !current {
+        if !inner.awaits_token(attempt) {
             return;
         }
         match result.map(|v| v.as_string().filter(|t| !t.is_empty())) {
@@ -458,9 +515,7 @@ async fn connect_with_fetched_token(
             Ok(None) => Some(vec![Input::TokenFailed {
                 message: "it returned no token (a non-empty string is needed)".to_owned(),
             }]),
-            Err(e) => Some(vec![Input::TokenFailed {
-                message: js_error_message(&e),
-            }]),
+            Err(message) => Some(vec![Input::TokenFailed { message }]),
         }
     };
     for input in failed.into_iter().flatten() {
@@ -595,6 +650,7 @@ impl MarketClient {
                 hidden_since: None,
             }),
             listeners: RefCell::new(Listeners::default()),
+            queued: RefCell::new(VecDeque::new()),
         });
         shared.inner.borrow_mut().page = page_listeners(&Rc::downgrade(&shared));
         dispatch(&shared, Input::Start { online: online() });

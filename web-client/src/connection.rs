@@ -97,6 +97,12 @@ impl Default for Timing {
     }
 }
 
+/// Longest delay a browser timer can wait: `setTimeout` and `setInterval`
+/// take a signed 32-bit millisecond count, and a longer delay fires at
+/// once. Options past it are refused; delays computed from what the server
+/// announces are clamped to it.
+pub const MAX_TIMER_MS: f64 = 2_147_483_647.0;
+
 /// Liveness interval used when the server announces no heartbeat.
 const DEFAULT_LIVENESS_INTERVAL_MS: f64 = 30_000.0;
 /// Shortest ping interval the client uses.
@@ -105,22 +111,26 @@ const MIN_PING_INTERVAL_MS: f64 = 250.0;
 impl Timing {
     /// Checks that every duration is finite and positive where it must be.
     pub fn validate(&self) -> Result<(), InvalidConfig> {
-        let positive = |v: f64| v.is_finite() && v > 0.0;
+        let positive = |v: f64| v > 0.0 && v <= MAX_TIMER_MS;
         if !positive(self.connect_timeout_ms) {
             return Err(InvalidConfig(
-                "connectTimeoutMs must be a finite number > 0",
+                "connectTimeoutMs must be a number > 0 and ≤ 2147483647 (the longest delay a browser timer can wait)",
             ));
         }
         if !self.liveness_interval_ms.is_none_or(positive) {
             return Err(InvalidConfig(
-                "livenessIntervalMs must be a finite number > 0",
+                "livenessIntervalMs must be a number > 0 and ≤ 2147483647 (the longest delay a browser timer can wait)",
             ));
         }
-        if !(self.liveness_grace_ms.is_finite() && self.liveness_grace_ms >= 0.0) {
-            return Err(InvalidConfig("livenessGraceMs must be a finite number ≥ 0"));
+        if !(0.0..=MAX_TIMER_MS).contains(&self.liveness_grace_ms) {
+            return Err(InvalidConfig(
+                "livenessGraceMs must be a number ≥ 0 and ≤ 2147483647 (the longest delay a browser timer can wait)",
+            ));
         }
         if !self.ping_interval_ms.is_none_or(positive) {
-            return Err(InvalidConfig("pingIntervalMs must be a finite number > 0"));
+            return Err(InvalidConfig(
+                "pingIntervalMs must be a number > 0 and ≤ 2147483647 (the longest delay a browser timer can wait)",
+            ));
         }
         if !(self.hidden_check_after_ms.is_finite() && self.hidden_check_after_ms >= 0.0) {
             return Err(InvalidConfig(
@@ -128,7 +138,9 @@ impl Timing {
             ));
         }
         if !positive(self.probe_timeout_ms) {
-            return Err(InvalidConfig("probeTimeoutMs must be a finite number > 0"));
+            return Err(InvalidConfig(
+                "probeTimeoutMs must be a number > 0 and ≤ 2147483647 (the longest delay a browser timer can wait)",
+            ));
         }
         Ok(())
     }
@@ -295,8 +307,12 @@ impl Machine {
     }
 
     /// Silence after which an open connection counts as dead.
+    ///
+    /// At most [`MAX_TIMER_MS`]: a server announcing a heartbeat longer than
+    /// a browser timer can wait gets the longest wait there is, never an
+    /// immediate expiry.
     pub fn liveness_timeout_ms(&self) -> f64 {
-        self.liveness_interval_ms() + self.timing.liveness_grace_ms
+        (self.liveness_interval_ms() + self.timing.liveness_grace_ms).min(MAX_TIMER_MS)
     }
 
     fn liveness_interval_ms(&self) -> f64 {
@@ -312,7 +328,7 @@ impl Machine {
         self.timing
             .ping_interval_ms
             .unwrap_or(self.liveness_interval_ms() / 2.0)
-            .max(MIN_PING_INTERVAL_MS)
+            .clamp(MIN_PING_INTERVAL_MS, MAX_TIMER_MS)
     }
 
     /// A snapshot of what status listeners see.
@@ -971,5 +987,131 @@ mod tests {
             ..Timing::default()
         };
         assert!(Machine::new(BackoffConfig::default(), bad).is_err());
+    }
+
+    /// Longest delay `setTimeout` / `setInterval` can wait (a signed 32-bit
+    /// millisecond count); anything longer fires at once.
+    const BROWSER_TIMER_MAX_MS: f64 = 2_147_483_647.0;
+
+    fn timer_delays(actions: &[Action]) -> Vec<f64> {
+        actions
+            .iter()
+            .filter_map(|a| match a {
+                ArmDeadline(ms) | StartPings(ms) | ScheduleRetry(ms) => Some(*ms),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[wasm_bindgen_test(unsupported = test)]
+    fn a_huge_announced_heartbeat_never_arms_an_unschedulable_timer() {
+        // `--heartbeat-interval 25d`: 2.16e9 ms, past what a timer can wait.
+        let mut m = machine();
+        m.handle(Input::Start { online: true }, 0.0, 0.5);
+        let actions = m.handle(hello(25 * 24 * 3_600_000), 1.0, 0.5);
+        let delays = timer_delays(&actions);
+        assert_eq!(delays.len(), 2, "{actions:?}");
+        for ms in delays {
+            assert!(
+                ms > 0.0 && ms <= BROWSER_TIMER_MAX_MS,
+                "{ms} ms cannot be scheduled: {actions:?}"
+            );
+        }
+        // Messages re-arm the deadline with the same bound.
+        for ms in timer_delays(&m.handle(Input::Message, 2.0, 0.5)) {
+            assert!(ms <= BROWSER_TIMER_MAX_MS, "{ms}");
+        }
+        assert_eq!(m.state(), ConnectionState::Open);
+        // The largest heartbeat a u64 can announce is bounded too.
+        let mut m = machine();
+        m.handle(Input::Start { online: true }, 0.0, 0.5);
+        for ms in timer_delays(&m.handle(hello(u64::MAX), 1.0, 0.5)) {
+            assert!(ms > 0.0 && ms <= BROWSER_TIMER_MAX_MS, "{ms}");
+        }
+    }
+
+    #[wasm_bindgen_test(unsupported = test)]
+    fn options_a_browser_timer_cannot_wait_are_rejected_by_name() {
+        let too_long = BROWSER_TIMER_MAX_MS + 1.0;
+        let timings: [(&str, Timing); 5] = [
+            (
+                "connectTimeoutMs",
+                Timing {
+                    connect_timeout_ms: too_long,
+                    ..Timing::default()
+                },
+            ),
+            (
+                "livenessIntervalMs",
+                Timing {
+                    liveness_interval_ms: Some(too_long),
+                    ..Timing::default()
+                },
+            ),
+            (
+                "livenessGraceMs",
+                Timing {
+                    liveness_grace_ms: too_long,
+                    ..Timing::default()
+                },
+            ),
+            (
+                "pingIntervalMs",
+                Timing {
+                    ping_interval_ms: Some(too_long),
+                    ..Timing::default()
+                },
+            ),
+            (
+                "probeTimeoutMs",
+                Timing {
+                    probe_timeout_ms: too_long,
+                    ..Timing::default()
+                },
+            ),
+        ];
+        for (name, timing) in timings {
+            let err = Machine::new(BackoffConfig::default(), timing)
+                .expect_err(name)
+                .to_string();
+            assert!(err.contains(name) && err.contains("2147483647"), "{err}");
+        }
+        for (name, backoff) in [
+            (
+                "initialDelayMs",
+                BackoffConfig {
+                    initial_ms: too_long,
+                    max_ms: too_long,
+                    ..BackoffConfig::default()
+                },
+            ),
+            (
+                "maxDelayMs",
+                BackoffConfig {
+                    max_ms: too_long,
+                    ..BackoffConfig::default()
+                },
+            ),
+        ] {
+            let err = Machine::new(backoff, Timing::default())
+                .expect_err(name)
+                .to_string();
+            assert!(err.contains(name) && err.contains("2147483647"), "{err}");
+        }
+        // The longest schedulable delay itself is fine, and a liveness
+        // interval plus grace past the limit is clamped, not refused.
+        let longest = Timing {
+            connect_timeout_ms: BROWSER_TIMER_MAX_MS,
+            liveness_interval_ms: Some(BROWSER_TIMER_MAX_MS),
+            liveness_grace_ms: BROWSER_TIMER_MAX_MS,
+            ping_interval_ms: Some(BROWSER_TIMER_MAX_MS),
+            hidden_check_after_ms: 10_000.0,
+            probe_timeout_ms: BROWSER_TIMER_MAX_MS,
+        };
+        let mut m = Machine::new(BackoffConfig::default(), longest).expect("schedulable");
+        m.handle(Input::Start { online: true }, 0.0, 0.5);
+        for ms in timer_delays(&m.handle(hello(1_000), 1.0, 0.5)) {
+            assert!(ms <= BROWSER_TIMER_MAX_MS, "{ms}");
+        }
     }
 }
