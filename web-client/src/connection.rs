@@ -17,26 +17,12 @@
 //!   └ Reconnecting ───────────────┘                      close(), bad version
 //! ```
 
-use marketfeed_protocol::PROTOCOL_VERSION;
+use marketfeed_protocol::{CloseCode, PROTOCOL_VERSION};
 
 use crate::backoff::{Backoff, BackoffConfig, InvalidConfig};
 
-// The client's own close codes live in 4100–4199 so they never collide
-// with the server's (4000 heartbeat timeout, 4001 token expired).
-
-/// Close code the client uses when it gives up on a silent connection.
-pub const CLOSE_LIVENESS: u16 = 4100;
-/// Close code the client uses when the handshake did not finish in time.
-pub const CLOSE_CONNECT_TIMEOUT: u16 = 4101;
-/// Close code the client uses when the server speaks another protocol.
-pub const CLOSE_PROTOCOL_MISMATCH: u16 = 4102;
-/// Normal closure, used by [`Input::Close`].
-pub const CLOSE_NORMAL: u16 = 1000;
-/// "Going away": the server is shutting down or restarting.
-pub const CLOSE_GOING_AWAY: u16 = 1001;
-/// Sent by the server when the connection's token expired: the next
-/// attempt fetches a fresh one (`getToken`).
-pub const SERVER_TOKEN_EXPIRED: u16 = 4001;
+// Close codes and their reasons are the protocol's ([`CloseCode`]): the
+// client's own live in 4100–4199, apart from the server's.
 
 /// Where the connection is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -203,12 +189,11 @@ pub enum Input {
 pub enum Action {
     /// Open a new socket (any previous one has been dropped).
     Connect,
-    /// Detach the socket's listeners and close it with this code and reason.
+    /// Detach the socket's listeners and close it with this code and its
+    /// [`CloseCode::reason`].
     DropSocket {
         /// Close code (1000 or 4000–4999, as browsers require).
-        code: u16,
-        /// Close reason.
-        reason: &'static str,
+        code: CloseCode,
     },
     /// (Re)arm the single connect/liveness deadline.
     ArmDeadline(f64),
@@ -373,8 +358,7 @@ impl Machine {
                          this client version {PROTOCOL_VERSION}"
                     ));
                     let mut actions = vec![Action::DropSocket {
-                        code: CLOSE_PROTOCOL_MISMATCH,
-                        reason: "unsupported protocol version",
+                        code: CloseCode::PROTOCOL_MISMATCH,
                     }];
                     actions.extend(self.stop());
                     return actions;
@@ -394,12 +378,13 @@ impl Machine {
             }
             Input::Hello { .. } | Input::Message => Vec::new(),
             Input::SocketClosed { code, reason } if matches!(self.state, Connecting | Open) => {
-                if code == SERVER_TOKEN_EXPIRED {
+                if code == CloseCode::TOKEN_EXPIRED.as_u16() {
                     self.error = Some("token expired: reconnecting with a fresh token".to_owned());
                 }
                 self.close_code = Some(code);
                 self.close_reason = Some(reason);
-                self.lost(now, random, code == CLOSE_GOING_AWAY, CLOSE_NORMAL, "")
+                let going_away = code == CloseCode::GOING_AWAY.as_u16();
+                self.lost(now, random, going_away, CloseCode::NORMAL)
             }
             Input::TokenFailed { message } if self.state == Connecting => {
                 // Backs off like any failed attempt: a broken token
@@ -407,7 +392,7 @@ impl Machine {
                 self.error = Some(format!("getToken failed: {message}"));
                 self.close_code = None;
                 self.close_reason = None;
-                self.lost(now, random, false, CLOSE_NORMAL, "")
+                self.lost(now, random, false, CloseCode::NORMAL)
             }
             Input::SocketError if matches!(self.state, Connecting | Open) => {
                 self.error = Some("WebSocket error".to_owned());
@@ -418,14 +403,14 @@ impl Machine {
                     "connect timeout: no hello within {} ms",
                     self.timing.connect_timeout_ms
                 ));
-                self.lost(now, random, false, CLOSE_CONNECT_TIMEOUT, "connect timeout")
+                self.lost(now, random, false, CloseCode::CONNECT_TIMEOUT)
             }
             Input::DeadlineExpired if self.state == Open => {
                 self.error = Some(format!(
                     "liveness timeout: no message within {} ms",
                     self.liveness_timeout_ms()
                 ));
-                self.lost(now, random, false, CLOSE_LIVENESS, "liveness timeout")
+                self.lost(now, random, false, CloseCode::LIVENESS_TIMEOUT)
             }
             Input::RetryDue if self.state == Reconnecting && !self.waiting_for_network => {
                 self.connect()
@@ -465,8 +450,7 @@ impl Machine {
             }
             Input::Close => {
                 let mut actions = vec![Action::DropSocket {
-                    code: CLOSE_NORMAL,
-                    reason: "client closed",
+                    code: CloseCode::NORMAL,
                 }];
                 actions.extend(self.stop());
                 actions
@@ -503,18 +487,11 @@ impl Machine {
     }
 
     /// The current socket is gone (or given up on): schedule the next try.
-    fn lost(
-        &mut self,
-        now: f64,
-        random: f64,
-        going_away: bool,
-        code: u16,
-        reason: &'static str,
-    ) -> Vec<Action> {
+    fn lost(&mut self, now: f64, random: f64, going_away: bool, code: CloseCode) -> Vec<Action> {
         let mut actions = vec![
             Action::ClearDeadline,
             Action::StopPings,
-            Action::DropSocket { code, reason },
+            Action::DropSocket { code },
         ];
         if let Some(opened_at) = self.opened_at.take() {
             self.backoff.reset_if_stable(opened_at, now);
@@ -693,10 +670,10 @@ mod tests {
             m.handle(Input::RetryDue, 2.0, 0.5);
         }
         m.handle(hello(1_000), 3.0, 0.5);
-        let actions = m.handle(closed(CLOSE_GOING_AWAY), 4.0, 0.6);
+        let actions = m.handle(closed(CloseCode::GOING_AWAY.as_u16()), 4.0, 0.6);
         assert!(actions.contains(&ScheduleRetry(300.0)), "{actions:?}");
         assert_eq!(m.attempts(), 1);
-        let actions = m.handle(closed(CLOSE_GOING_AWAY), 4.0, 0.0);
+        let actions = m.handle(closed(CloseCode::GOING_AWAY.as_u16()), 4.0, 0.0);
         assert!(actions.is_empty(), "a stale close is ignored: {actions:?}");
     }
 
@@ -710,8 +687,7 @@ mod tests {
                 ClearDeadline,
                 StopPings,
                 DropSocket {
-                    code: CLOSE_LIVENESS,
-                    reason: "liveness timeout"
+                    code: CloseCode::LIVENESS_TIMEOUT,
                 },
                 ScheduleRetry(250.0),
                 Emit
@@ -728,8 +704,7 @@ mod tests {
         m.handle(Input::Start { online: true }, 0.0, 0.5);
         let actions = m.handle(Input::DeadlineExpired, 10_000.0, 0.5);
         assert!(actions.contains(&DropSocket {
-            code: CLOSE_CONNECT_TIMEOUT,
-            reason: "connect timeout"
+            code: CloseCode::CONNECT_TIMEOUT,
         }));
         assert_eq!(m.state(), ConnectionState::Reconnecting);
     }
@@ -742,8 +717,7 @@ mod tests {
             actions,
             [
                 DropSocket {
-                    code: CLOSE_NORMAL,
-                    reason: "client closed"
+                    code: CloseCode::NORMAL,
                 },
                 CancelRetry,
                 ClearDeadline,
@@ -879,8 +853,7 @@ mod tests {
         assert_eq!(
             actions[0],
             DropSocket {
-                code: CLOSE_PROTOCOL_MISMATCH,
-                reason: "unsupported protocol version"
+                code: CloseCode::PROTOCOL_MISMATCH,
             }
         );
         assert_eq!(m.state(), ConnectionState::Closed);
@@ -939,7 +912,7 @@ mod tests {
         // Open for an hour (a stable connection), then the token expires.
         let actions = m.handle(
             Input::SocketClosed {
-                code: SERVER_TOKEN_EXPIRED,
+                code: CloseCode::TOKEN_EXPIRED.as_u16(),
                 reason: "token expired".to_owned(),
             },
             3_600_000.0,
