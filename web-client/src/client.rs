@@ -14,6 +14,10 @@ use crate::gaps::GapTracker;
 use crate::js::status_object;
 use crate::options::{check_url, parse_options, token_option};
 
+// The wire types, generated from marketfeed-protocol by tests/typescript.rs.
+#[wasm_bindgen(typescript_custom_section)]
+const TS_PROTOCOL_TYPES: &str = include_str!("protocol.d.ts");
+
 #[wasm_bindgen(typescript_custom_section)]
 const TS_TYPES: &str = include_str!("types.d.ts");
 
