@@ -18,6 +18,10 @@ use crate::options::{check_url, parse_options, token_option};
 #[wasm_bindgen(typescript_custom_section)]
 const TS_PROTOCOL_TYPES: &str = include_str!("protocol.d.ts");
 
+// The event types, generated from connection.rs and gaps.rs.
+#[wasm_bindgen(typescript_custom_section)]
+const TS_EVENT_TYPES: &str = include_str!("events.d.ts");
+
 #[wasm_bindgen(typescript_custom_section)]
 const TS_TYPES: &str = include_str!("types.d.ts");
 

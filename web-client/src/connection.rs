@@ -18,6 +18,7 @@
 //! ```
 
 use marketfeed_protocol::{CloseCode, PROTOCOL_VERSION};
+use serde::Serialize;
 
 use crate::backoff::{Backoff, BackoffConfig, InvalidConfig};
 
@@ -25,7 +26,9 @@ use crate::backoff::{Backoff, BackoffConfig, InvalidConfig};
 // client's own live in 4100–4199, apart from the server's.
 
 /// Where the connection is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
 pub enum ConnectionState {
     /// A socket is being opened, or is waiting for the server's `hello`.
     Connecting,
@@ -213,8 +216,14 @@ pub enum Action {
     Emit,
 }
 
-/// What status listeners are told.
-#[derive(Debug, Clone, PartialEq)]
+/// What status listeners are told (`StatusEvent` in TypeScript).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(
+    not(target_arch = "wasm32"),
+    derive(ts_rs::TS),
+    ts(rename = "StatusEvent")
+)]
 pub struct Status {
     /// The state.
     pub state: ConnectionState,

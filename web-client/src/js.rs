@@ -3,47 +3,34 @@
 //! outgoing message (serialized by `serde-wasm-bindgen` + `JSON.stringify`,
 //! so no JSON serializer is compiled into the `.wasm`).
 
-use js_sys::{Object, Reflect, JSON};
+use js_sys::{Reflect, JSON};
 use marketfeed_protocol::ClientMessage;
+use serde::Serialize;
 use wasm_bindgen::JsValue;
 
 use crate::connection::Status;
+use crate::gaps::GapEvent;
 
 /// `target[key]`, `undefined` when absent or when the getter threw.
 pub(crate) fn get(target: &JsValue, key: &str) -> JsValue {
     Reflect::get(target, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
 }
 
-fn set(target: &Object, key: &str, value: JsValue) {
-    let _ = Reflect::set(target, &JsValue::from_str(key), &value);
-}
-
-fn nullable<T: Into<JsValue>>(value: Option<T>) -> JsValue {
-    value.map_or(JsValue::NULL, Into::into)
+/// `value` as a plain JS object; `None` becomes `null`, as the TypeScript
+/// types (generated from the same Rust types) say.
+fn object<T: Serialize>(value: &T) -> JsValue {
+    let serializer = serde_wasm_bindgen::Serializer::new().serialize_missing_as_null(true);
+    value.serialize(&serializer).unwrap_or(JsValue::NULL)
 }
 
 /// The `StatusEvent` object.
 pub(crate) fn status_object(s: &Status) -> JsValue {
-    let o = Object::new();
-    set(&o, "state", s.state.as_str().into());
-    set(&o, "attempt", s.attempt.into());
-    set(&o, "delayMs", nullable(s.delay_ms));
-    set(&o, "nextAttemptAt", nullable(s.next_attempt_at));
-    set(&o, "closeCode", nullable(s.close_code));
-    set(&o, "closeReason", nullable(s.close_reason.clone()));
-    set(&o, "error", nullable(s.error.clone()));
-    set(&o, "waitingForNetwork", s.waiting_for_network.into());
-    o.into()
+    object(s)
 }
 
-/// The `GapEvent` object. Counts are sent as JS numbers (exact to 2^53).
-pub(crate) fn gap_object(expected: u64, received: u64, missed: u64, gap_count: u64) -> JsValue {
-    let o = Object::new();
-    set(&o, "expected", (expected as f64).into());
-    set(&o, "received", (received as f64).into());
-    set(&o, "missed", (missed as f64).into());
-    set(&o, "gapCount", (gap_count as f64).into());
-    o.into()
+/// The `GapEvent` object (counts stay below 2^53, exact as JS numbers).
+pub(crate) fn gap_object(gap: &GapEvent) -> JsValue {
+    object(gap)
 }
 
 /// The JSON text of `message`, `None` if it could not be built.

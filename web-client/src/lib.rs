@@ -24,8 +24,11 @@
 //! * `messages` (wasm32 only) — routing of server messages by `type`.
 //! * `options` (wasm32 only) — URL and option parsing.
 //! * `js` (wasm32 only) — the plain JS objects handed to listeners.
-//! * `types.d.ts` — TypeScript declarations of the snapshot, option and
-//!   event shapes, emitted into the generated `.d.ts`.
+//! * TypeScript, emitted into the generated `.d.ts`: `protocol.d.ts` (the
+//!   wire types) and `events.d.ts` (`ConnectionState`, `StatusEvent`,
+//!   `GapEvent`) are generated from the Rust types by `tests/typescript.rs`
+//!   (ts-rs, native only), which fails when they are stale; `types.d.ts`
+//!   declares the constructor's options.
 
 pub mod backoff;
 pub mod connection;

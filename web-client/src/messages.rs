@@ -11,7 +11,7 @@ use web_sys::MessageEvent;
 
 use crate::connection::{ConnectionState, Input};
 use crate::driver::{dispatch, dispatch_with, Event, Inner, Shared};
-use crate::gaps::SeqOutcome;
+use crate::gaps::{GapEvent, SeqOutcome};
 use crate::js::{gap_object, get};
 
 pub(crate) fn on_message(shared: &Rc<Shared>, event: &MessageEvent) {
@@ -68,12 +68,12 @@ fn on_snapshot(inner: &mut Inner, value: JsValue, events: &mut Vec<Event>) {
             received,
             missed,
         } => {
-            events.push(Event::Gap(gap_object(
+            events.push(Event::Gap(gap_object(&GapEvent {
                 expected,
                 received,
                 missed,
-                inner.gaps.gap_count(),
-            )));
+                gap_count: inner.gaps.gap_count(),
+            })));
         }
         SeqOutcome::Resync | SeqOutcome::InOrder => {}
     }

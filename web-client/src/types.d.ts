@@ -1,38 +1,7 @@
-// The client's own types. The wire types (MarketSnapshot, Quote, Hello,
-// ServerError, …) are generated into protocol.d.ts from the Rust types.
-
-/** Where the connection is. */
-export type ConnectionState = "connecting" | "open" | "reconnecting" | "closed";
-
-/** Passed to `onStatus` listeners on every change. */
-export interface StatusEvent {
-  state: ConnectionState;
-  /** Consecutive reconnect attempts since the last stable connection (0 for the first). */
-  attempt: number;
-  /** While reconnecting: the jittered delay drawn before the next attempt, ms. */
-  delayMs: number | null;
-  /** While reconnecting: when the next attempt starts (`Date.now()` clock). */
-  nextAttemptAt: number | null;
-  /** Close code of the last connection closed by the server (1006: dropped). */
-  closeCode: number | null;
-  closeReason: string | null;
-  /** Last error: socket error, connect or liveness timeout, `getToken failed: …`, `token expired: …`, give-up reason. */
-  error: string | null;
-  /** Reconnecting, but waiting for `navigator.onLine` to come back. */
-  waitingForNetwork: boolean;
-}
-
-/** Passed to `onGap` listeners when snapshots were skipped on a connection. */
-export interface GapEvent {
-  /** The `seq` that should have come. */
-  expected: number;
-  /** The `seq` that came. */
-  received: number;
-  /** Snapshots skipped. */
-  missed: number;
-  /** Gaps seen so far by this client. */
-  gapCount: number;
-}
+// The constructor's options. The wire types (MarketSnapshot, Quote, Hello,
+// ServerError, …) are generated into protocol.d.ts and the event types
+// (ConnectionState, StatusEvent, GapEvent) into events.d.ts, from the Rust
+// types.
 
 /** Options of `new MarketClient(url, options)`. Every field is optional; times in ms. */
 export interface MarketClientOptions {

@@ -1,6 +1,7 @@
 //! The TypeScript declarations of the wire types are generated from the
 //! protocol's Rust types (ts-rs, feature `ts` of `marketfeed-protocol`)
-//! into `src/protocol.d.ts`, which the npm package's `.d.ts` includes;
+//! into `src/protocol.d.ts`, and the client's event types (status, gap)
+//! into `src/events.d.ts`, both of which the npm package's `.d.ts` includes;
 //! `tests/browser/fixtures.ts` assigns every golden fixture to its type so
 //! `tsc --strict` (scripts/test-browser.sh) fails when a field is renamed
 //! on one side. These tests fail when either committed file is stale;
@@ -14,6 +15,8 @@ use marketfeed_protocol::{
     kind, ErrorCode, ForeignFlow, Hello, IndexQuote, MarketSnapshot, PriceLevel, Quote,
     TradingPhase,
 };
+use marketfeed_web_client::connection::{ConnectionState, Status};
+use marketfeed_web_client::gaps::GapEvent;
 use ts_rs::TS;
 
 fn manifest() -> PathBuf {
@@ -58,6 +61,22 @@ fn protocol_dts() -> String {
             "export type ServerError = {{ type: \"{}\"; code: ErrorCode; message: string }};\n",
             kind::ERROR
         ),
+    ] {
+        out.push_str(&part);
+        out.push('\n');
+    }
+    out
+}
+
+fn events_dts() -> String {
+    let mut out = String::from(
+        "// Generated from marketfeed-web-client's Rust types by \
+         web-client/tests/typescript.rs: do not edit.\n\n",
+    );
+    for part in [
+        export::<ConnectionState>(),
+        export::<Status>(),
+        export::<GapEvent>(),
     ] {
         out.push_str(&part);
         out.push('\n');
@@ -123,6 +142,11 @@ fn check(path: &Path, want: &str) {
 #[test]
 fn protocol_declarations_are_current() {
     check(&manifest().join("src/protocol.d.ts"), &protocol_dts());
+}
+
+#[test]
+fn event_declarations_are_current() {
+    check(&manifest().join("src/events.d.ts"), &events_dts());
 }
 
 #[test]
