@@ -716,3 +716,28 @@ async fn options_a_browser_timer_cannot_wait_are_refused() {
         .expect("2^31 - 1 ms is schedulable");
     client.close();
 }
+
+#[wasm_bindgen_test]
+async fn app_pings_are_understood_by_the_server() {
+    let Some((url, _)) = urls() else { return };
+    let _server = lock_server().await;
+    let h = Harness::new(url, &[("pingIntervalMs", 250.0)]);
+    let errors: Rc<RefCell<Vec<JsValue>>> = Rc::default();
+    let on_error = {
+        let errors = errors.clone();
+        Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| errors.borrow_mut().push(e))
+    };
+    h.client
+        .on_server_error(on_error.as_ref().unchecked_ref::<Function>().clone());
+    h.wait_open_with_snapshots(0, 10_000.0).await;
+    // Several pings go out; a malformed one would be answered with `error`.
+    TimeoutFuture::new(1_200).await;
+    assert_eq!(h.client.state(), "open");
+    let errors: Vec<String> = errors
+        .borrow()
+        .iter()
+        .map(|e| JSON::stringify(e).map(String::from).unwrap_or_default())
+        .collect();
+    assert!(errors.is_empty(), "the server rejected a ping: {errors:?}");
+    h.client.close();
+}
