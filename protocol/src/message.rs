@@ -28,6 +28,7 @@ pub enum ServerMessage {
 
 /// Greeting sent once, right after the WebSocket upgrade.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct Hello {
     /// [`crate::PROTOCOL_VERSION`] of the server.
@@ -44,6 +45,7 @@ pub struct Hello {
 
 /// Machine-readable reason carried by [`ServerMessage::Error`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub enum ErrorCode {
     /// The frame was not valid JSON, or not a JSON object with a `type`.

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 /// tick and is never reused within one server run, `ts` is the server time
 /// in unix **microseconds** when the tick was produced.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct MarketSnapshot {
     /// Tick sequence number, +1 per tick.
@@ -27,6 +28,7 @@ pub struct MarketSnapshot {
 
 /// Phase of the HOSE trading day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub enum TradingPhase {
     /// Before the opening auction.
@@ -47,6 +49,7 @@ pub enum TradingPhase {
 
 /// Quote of one stock. All prices are integer VND.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct Quote {
     /// Ticker, e.g. `"FPT"`.
@@ -101,6 +104,7 @@ pub struct Auction {
 
 /// One level of the order book.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct PriceLevel {
     /// Price in VND.
@@ -111,6 +115,7 @@ pub struct PriceLevel {
 
 /// A market index. Points are fixed-point hundredths (`128534` = 1285.34).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct IndexQuote {
     /// Index code, e.g. `"VNINDEX"`.
@@ -129,6 +134,7 @@ pub struct IndexQuote {
 
 /// Foreign-investor flow of the session, summed over the VN30 basket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct ForeignFlow {
     /// Shares bought by foreign investors.

@@ -8,6 +8,8 @@
 //! The caller supplies the random number (a value in `[0, 1)`), which keeps
 //! this module free of any browser API and deterministic under test.
 
+use crate::connection::MAX_TIMER_MS;
+
 /// Tunable backoff parameters, all in milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BackoffConfig {
@@ -51,12 +53,16 @@ impl BackoffConfig {
     /// Checks that every field is finite and in range.
     pub fn validate(&self) -> Result<(), InvalidConfig> {
         let finite_non_negative = |v: f64| v.is_finite() && v >= 0.0;
-        if !finite_non_negative(self.initial_ms) {
-            return Err(InvalidConfig("initialDelayMs must be a finite number ≥ 0"));
-        }
-        if !finite_non_negative(self.max_ms) || self.max_ms < self.initial_ms {
+        // Delays are waited for with a browser timer.
+        let schedulable = |v: f64| (0.0..=MAX_TIMER_MS).contains(&v);
+        if !schedulable(self.initial_ms) {
             return Err(InvalidConfig(
-                "maxDelayMs must be a finite number ≥ initialDelayMs",
+                "initialDelayMs must be a number ≥ 0 and ≤ 2147483647 (the longest delay a browser timer can wait)",
+            ));
+        }
+        if !schedulable(self.max_ms) || self.max_ms < self.initial_ms {
+            return Err(InvalidConfig(
+                "maxDelayMs must be a number ≥ initialDelayMs and ≤ 2147483647 (the longest delay a browser timer can wait)",
             ));
         }
         if !self.multiplier.is_finite() || self.multiplier < 1.0 {

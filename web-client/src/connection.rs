@@ -17,29 +17,18 @@
 //!   └ Reconnecting ───────────────┘                      close(), bad version
 //! ```
 
-use marketfeed_protocol::PROTOCOL_VERSION;
+use marketfeed_protocol::{CloseCode, PROTOCOL_VERSION};
+use serde::Serialize;
 
 use crate::backoff::{Backoff, BackoffConfig, InvalidConfig};
 
-// The client's own close codes live in 4100–4199 so they never collide
-// with the server's (4000 heartbeat timeout, 4001 token expired).
-
-/// Close code the client uses when it gives up on a silent connection.
-pub const CLOSE_LIVENESS: u16 = 4100;
-/// Close code the client uses when the handshake did not finish in time.
-pub const CLOSE_CONNECT_TIMEOUT: u16 = 4101;
-/// Close code the client uses when the server speaks another protocol.
-pub const CLOSE_PROTOCOL_MISMATCH: u16 = 4102;
-/// Normal closure, used by [`Input::Close`].
-pub const CLOSE_NORMAL: u16 = 1000;
-/// "Going away": the server is shutting down or restarting.
-pub const CLOSE_GOING_AWAY: u16 = 1001;
-/// Sent by the server when the connection's token expired: the next
-/// attempt fetches a fresh one (`getToken`).
-pub const SERVER_TOKEN_EXPIRED: u16 = 4001;
+// Close codes and their reasons are the protocol's ([`CloseCode`]): the
+// client's own live in 4100–4199, apart from the server's.
 
 /// Where the connection is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
 pub enum ConnectionState {
     /// A socket is being opened, or is waiting for the server's `hello`.
     Connecting,
@@ -97,6 +86,12 @@ impl Default for Timing {
     }
 }
 
+/// Longest delay a browser timer can wait: `setTimeout` and `setInterval`
+/// take a signed 32-bit millisecond count, and a longer delay fires at
+/// once. Options past it are refused; delays computed from what the server
+/// announces are clamped to it.
+pub const MAX_TIMER_MS: f64 = 2_147_483_647.0;
+
 /// Liveness interval used when the server announces no heartbeat.
 const DEFAULT_LIVENESS_INTERVAL_MS: f64 = 30_000.0;
 /// Shortest ping interval the client uses.
@@ -105,22 +100,26 @@ const MIN_PING_INTERVAL_MS: f64 = 250.0;
 impl Timing {
     /// Checks that every duration is finite and positive where it must be.
     pub fn validate(&self) -> Result<(), InvalidConfig> {
-        let positive = |v: f64| v.is_finite() && v > 0.0;
+        let positive = |v: f64| v > 0.0 && v <= MAX_TIMER_MS;
         if !positive(self.connect_timeout_ms) {
             return Err(InvalidConfig(
-                "connectTimeoutMs must be a finite number > 0",
+                "connectTimeoutMs must be a number > 0 and ≤ 2147483647 (the longest delay a browser timer can wait)",
             ));
         }
         if !self.liveness_interval_ms.is_none_or(positive) {
             return Err(InvalidConfig(
-                "livenessIntervalMs must be a finite number > 0",
+                "livenessIntervalMs must be a number > 0 and ≤ 2147483647 (the longest delay a browser timer can wait)",
             ));
         }
-        if !(self.liveness_grace_ms.is_finite() && self.liveness_grace_ms >= 0.0) {
-            return Err(InvalidConfig("livenessGraceMs must be a finite number ≥ 0"));
+        if !(0.0..=MAX_TIMER_MS).contains(&self.liveness_grace_ms) {
+            return Err(InvalidConfig(
+                "livenessGraceMs must be a number ≥ 0 and ≤ 2147483647 (the longest delay a browser timer can wait)",
+            ));
         }
         if !self.ping_interval_ms.is_none_or(positive) {
-            return Err(InvalidConfig("pingIntervalMs must be a finite number > 0"));
+            return Err(InvalidConfig(
+                "pingIntervalMs must be a number > 0 and ≤ 2147483647 (the longest delay a browser timer can wait)",
+            ));
         }
         if !(self.hidden_check_after_ms.is_finite() && self.hidden_check_after_ms >= 0.0) {
             return Err(InvalidConfig(
@@ -128,7 +127,9 @@ impl Timing {
             ));
         }
         if !positive(self.probe_timeout_ms) {
-            return Err(InvalidConfig("probeTimeoutMs must be a finite number > 0"));
+            return Err(InvalidConfig(
+                "probeTimeoutMs must be a number > 0 and ≤ 2147483647 (the longest delay a browser timer can wait)",
+            ));
         }
         Ok(())
     }
@@ -191,12 +192,11 @@ pub enum Input {
 pub enum Action {
     /// Open a new socket (any previous one has been dropped).
     Connect,
-    /// Detach the socket's listeners and close it with this code and reason.
+    /// Detach the socket's listeners and close it with this code and its
+    /// [`CloseCode::reason`].
     DropSocket {
         /// Close code (1000 or 4000–4999, as browsers require).
-        code: u16,
-        /// Close reason.
-        reason: &'static str,
+        code: CloseCode,
     },
     /// (Re)arm the single connect/liveness deadline.
     ArmDeadline(f64),
@@ -216,8 +216,14 @@ pub enum Action {
     Emit,
 }
 
-/// What status listeners are told.
-#[derive(Debug, Clone, PartialEq)]
+/// What status listeners are told (`StatusEvent` in TypeScript).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(
+    not(target_arch = "wasm32"),
+    derive(ts_rs::TS),
+    ts(rename = "StatusEvent")
+)]
 pub struct Status {
     /// The state.
     pub state: ConnectionState,
@@ -295,8 +301,12 @@ impl Machine {
     }
 
     /// Silence after which an open connection counts as dead.
+    ///
+    /// At most [`MAX_TIMER_MS`]: a server announcing a heartbeat longer than
+    /// a browser timer can wait gets the longest wait there is, never an
+    /// immediate expiry.
     pub fn liveness_timeout_ms(&self) -> f64 {
-        self.liveness_interval_ms() + self.timing.liveness_grace_ms
+        (self.liveness_interval_ms() + self.timing.liveness_grace_ms).min(MAX_TIMER_MS)
     }
 
     fn liveness_interval_ms(&self) -> f64 {
@@ -312,7 +322,7 @@ impl Machine {
         self.timing
             .ping_interval_ms
             .unwrap_or(self.liveness_interval_ms() / 2.0)
-            .max(MIN_PING_INTERVAL_MS)
+            .clamp(MIN_PING_INTERVAL_MS, MAX_TIMER_MS)
     }
 
     /// A snapshot of what status listeners see.
@@ -357,8 +367,7 @@ impl Machine {
                          this client version {PROTOCOL_VERSION}"
                     ));
                     let mut actions = vec![Action::DropSocket {
-                        code: CLOSE_PROTOCOL_MISMATCH,
-                        reason: "unsupported protocol version",
+                        code: CloseCode::PROTOCOL_MISMATCH,
                     }];
                     actions.extend(self.stop());
                     return actions;
@@ -378,12 +387,13 @@ impl Machine {
             }
             Input::Hello { .. } | Input::Message => Vec::new(),
             Input::SocketClosed { code, reason } if matches!(self.state, Connecting | Open) => {
-                if code == SERVER_TOKEN_EXPIRED {
+                if code == CloseCode::TOKEN_EXPIRED.as_u16() {
                     self.error = Some("token expired: reconnecting with a fresh token".to_owned());
                 }
                 self.close_code = Some(code);
                 self.close_reason = Some(reason);
-                self.lost(now, random, code == CLOSE_GOING_AWAY, CLOSE_NORMAL, "")
+                let going_away = code == CloseCode::GOING_AWAY.as_u16();
+                self.lost(now, random, going_away, CloseCode::NORMAL)
             }
             Input::TokenFailed { message } if self.state == Connecting => {
                 // Backs off like any failed attempt: a broken token
@@ -391,7 +401,7 @@ impl Machine {
                 self.error = Some(format!("getToken failed: {message}"));
                 self.close_code = None;
                 self.close_reason = None;
-                self.lost(now, random, false, CLOSE_NORMAL, "")
+                self.lost(now, random, false, CloseCode::NORMAL)
             }
             Input::SocketError if matches!(self.state, Connecting | Open) => {
                 self.error = Some("WebSocket error".to_owned());
@@ -402,14 +412,14 @@ impl Machine {
                     "connect timeout: no hello within {} ms",
                     self.timing.connect_timeout_ms
                 ));
-                self.lost(now, random, false, CLOSE_CONNECT_TIMEOUT, "connect timeout")
+                self.lost(now, random, false, CloseCode::CONNECT_TIMEOUT)
             }
             Input::DeadlineExpired if self.state == Open => {
                 self.error = Some(format!(
                     "liveness timeout: no message within {} ms",
                     self.liveness_timeout_ms()
                 ));
-                self.lost(now, random, false, CLOSE_LIVENESS, "liveness timeout")
+                self.lost(now, random, false, CloseCode::LIVENESS_TIMEOUT)
             }
             Input::RetryDue if self.state == Reconnecting && !self.waiting_for_network => {
                 self.connect()
@@ -449,8 +459,7 @@ impl Machine {
             }
             Input::Close => {
                 let mut actions = vec![Action::DropSocket {
-                    code: CLOSE_NORMAL,
-                    reason: "client closed",
+                    code: CloseCode::NORMAL,
                 }];
                 actions.extend(self.stop());
                 actions
@@ -487,18 +496,11 @@ impl Machine {
     }
 
     /// The current socket is gone (or given up on): schedule the next try.
-    fn lost(
-        &mut self,
-        now: f64,
-        random: f64,
-        going_away: bool,
-        code: u16,
-        reason: &'static str,
-    ) -> Vec<Action> {
+    fn lost(&mut self, now: f64, random: f64, going_away: bool, code: CloseCode) -> Vec<Action> {
         let mut actions = vec![
             Action::ClearDeadline,
             Action::StopPings,
-            Action::DropSocket { code, reason },
+            Action::DropSocket { code },
         ];
         if let Some(opened_at) = self.opened_at.take() {
             self.backoff.reset_if_stable(opened_at, now);
@@ -677,10 +679,10 @@ mod tests {
             m.handle(Input::RetryDue, 2.0, 0.5);
         }
         m.handle(hello(1_000), 3.0, 0.5);
-        let actions = m.handle(closed(CLOSE_GOING_AWAY), 4.0, 0.6);
+        let actions = m.handle(closed(CloseCode::GOING_AWAY.as_u16()), 4.0, 0.6);
         assert!(actions.contains(&ScheduleRetry(300.0)), "{actions:?}");
         assert_eq!(m.attempts(), 1);
-        let actions = m.handle(closed(CLOSE_GOING_AWAY), 4.0, 0.0);
+        let actions = m.handle(closed(CloseCode::GOING_AWAY.as_u16()), 4.0, 0.0);
         assert!(actions.is_empty(), "a stale close is ignored: {actions:?}");
     }
 
@@ -694,8 +696,7 @@ mod tests {
                 ClearDeadline,
                 StopPings,
                 DropSocket {
-                    code: CLOSE_LIVENESS,
-                    reason: "liveness timeout"
+                    code: CloseCode::LIVENESS_TIMEOUT,
                 },
                 ScheduleRetry(250.0),
                 Emit
@@ -712,8 +713,7 @@ mod tests {
         m.handle(Input::Start { online: true }, 0.0, 0.5);
         let actions = m.handle(Input::DeadlineExpired, 10_000.0, 0.5);
         assert!(actions.contains(&DropSocket {
-            code: CLOSE_CONNECT_TIMEOUT,
-            reason: "connect timeout"
+            code: CloseCode::CONNECT_TIMEOUT,
         }));
         assert_eq!(m.state(), ConnectionState::Reconnecting);
     }
@@ -726,8 +726,7 @@ mod tests {
             actions,
             [
                 DropSocket {
-                    code: CLOSE_NORMAL,
-                    reason: "client closed"
+                    code: CloseCode::NORMAL,
                 },
                 CancelRetry,
                 ClearDeadline,
@@ -863,8 +862,7 @@ mod tests {
         assert_eq!(
             actions[0],
             DropSocket {
-                code: CLOSE_PROTOCOL_MISMATCH,
-                reason: "unsupported protocol version"
+                code: CloseCode::PROTOCOL_MISMATCH,
             }
         );
         assert_eq!(m.state(), ConnectionState::Closed);
@@ -923,7 +921,7 @@ mod tests {
         // Open for an hour (a stable connection), then the token expires.
         let actions = m.handle(
             Input::SocketClosed {
-                code: SERVER_TOKEN_EXPIRED,
+                code: CloseCode::TOKEN_EXPIRED.as_u16(),
                 reason: "token expired".to_owned(),
             },
             3_600_000.0,
@@ -971,5 +969,131 @@ mod tests {
             ..Timing::default()
         };
         assert!(Machine::new(BackoffConfig::default(), bad).is_err());
+    }
+
+    /// Longest delay `setTimeout` / `setInterval` can wait (a signed 32-bit
+    /// millisecond count); anything longer fires at once.
+    const BROWSER_TIMER_MAX_MS: f64 = 2_147_483_647.0;
+
+    fn timer_delays(actions: &[Action]) -> Vec<f64> {
+        actions
+            .iter()
+            .filter_map(|a| match a {
+                ArmDeadline(ms) | StartPings(ms) | ScheduleRetry(ms) => Some(*ms),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[wasm_bindgen_test(unsupported = test)]
+    fn a_huge_announced_heartbeat_never_arms_an_unschedulable_timer() {
+        // `--heartbeat-interval 25d`: 2.16e9 ms, past what a timer can wait.
+        let mut m = machine();
+        m.handle(Input::Start { online: true }, 0.0, 0.5);
+        let actions = m.handle(hello(25 * 24 * 3_600_000), 1.0, 0.5);
+        let delays = timer_delays(&actions);
+        assert_eq!(delays.len(), 2, "{actions:?}");
+        for ms in delays {
+            assert!(
+                ms > 0.0 && ms <= BROWSER_TIMER_MAX_MS,
+                "{ms} ms cannot be scheduled: {actions:?}"
+            );
+        }
+        // Messages re-arm the deadline with the same bound.
+        for ms in timer_delays(&m.handle(Input::Message, 2.0, 0.5)) {
+            assert!(ms <= BROWSER_TIMER_MAX_MS, "{ms}");
+        }
+        assert_eq!(m.state(), ConnectionState::Open);
+        // The largest heartbeat a u64 can announce is bounded too.
+        let mut m = machine();
+        m.handle(Input::Start { online: true }, 0.0, 0.5);
+        for ms in timer_delays(&m.handle(hello(u64::MAX), 1.0, 0.5)) {
+            assert!(ms > 0.0 && ms <= BROWSER_TIMER_MAX_MS, "{ms}");
+        }
+    }
+
+    #[wasm_bindgen_test(unsupported = test)]
+    fn options_a_browser_timer_cannot_wait_are_rejected_by_name() {
+        let too_long = BROWSER_TIMER_MAX_MS + 1.0;
+        let timings: [(&str, Timing); 5] = [
+            (
+                "connectTimeoutMs",
+                Timing {
+                    connect_timeout_ms: too_long,
+                    ..Timing::default()
+                },
+            ),
+            (
+                "livenessIntervalMs",
+                Timing {
+                    liveness_interval_ms: Some(too_long),
+                    ..Timing::default()
+                },
+            ),
+            (
+                "livenessGraceMs",
+                Timing {
+                    liveness_grace_ms: too_long,
+                    ..Timing::default()
+                },
+            ),
+            (
+                "pingIntervalMs",
+                Timing {
+                    ping_interval_ms: Some(too_long),
+                    ..Timing::default()
+                },
+            ),
+            (
+                "probeTimeoutMs",
+                Timing {
+                    probe_timeout_ms: too_long,
+                    ..Timing::default()
+                },
+            ),
+        ];
+        for (name, timing) in timings {
+            let err = Machine::new(BackoffConfig::default(), timing)
+                .expect_err(name)
+                .to_string();
+            assert!(err.contains(name) && err.contains("2147483647"), "{err}");
+        }
+        for (name, backoff) in [
+            (
+                "initialDelayMs",
+                BackoffConfig {
+                    initial_ms: too_long,
+                    max_ms: too_long,
+                    ..BackoffConfig::default()
+                },
+            ),
+            (
+                "maxDelayMs",
+                BackoffConfig {
+                    max_ms: too_long,
+                    ..BackoffConfig::default()
+                },
+            ),
+        ] {
+            let err = Machine::new(backoff, Timing::default())
+                .expect_err(name)
+                .to_string();
+            assert!(err.contains(name) && err.contains("2147483647"), "{err}");
+        }
+        // The longest schedulable delay itself is fine, and a liveness
+        // interval plus grace past the limit is clamped, not refused.
+        let longest = Timing {
+            connect_timeout_ms: BROWSER_TIMER_MAX_MS,
+            liveness_interval_ms: Some(BROWSER_TIMER_MAX_MS),
+            liveness_grace_ms: BROWSER_TIMER_MAX_MS,
+            ping_interval_ms: Some(BROWSER_TIMER_MAX_MS),
+            hidden_check_after_ms: 10_000.0,
+            probe_timeout_ms: BROWSER_TIMER_MAX_MS,
+        };
+        let mut m = Machine::new(BackoffConfig::default(), longest).expect("schedulable");
+        m.handle(Input::Start { online: true }, 0.0, 0.5);
+        for ms in timer_delays(&m.handle(hello(1_000), 1.0, 0.5)) {
+            assert!(ms <= BROWSER_TIMER_MAX_MS, "{ms}");
+        }
     }
 }

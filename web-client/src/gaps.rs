@@ -7,6 +7,8 @@
 //! a *resync*: it carries the full state, and the server may have restarted
 //! with a new numbering, so a jump across a reconnect is not a gap.
 
+use serde::Serialize;
+
 /// What one received `seq` means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SeqOutcome {
@@ -25,6 +27,21 @@ pub enum SeqOutcome {
     },
     /// A `seq` not above the last one on this connection: out of date.
     Stale,
+}
+
+/// What gap listeners are told (`GapEvent` in TypeScript).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
+pub struct GapEvent {
+    /// The `seq` that should have come.
+    pub expected: u64,
+    /// The `seq` that came.
+    pub received: u64,
+    /// Snapshots skipped.
+    pub missed: u64,
+    /// Gaps seen so far by this client.
+    pub gap_count: u64,
 }
 
 /// Per-client sequence state.

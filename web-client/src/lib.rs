@@ -15,12 +15,20 @@
 //! * [`connection`] — the state machine: every reconnect, liveness and
 //!   page-lifecycle decision (pure, unit-tested natively).
 //! * [`gaps`] — `seq` gap detection (pure).
-//! * `client` (wasm32 only) — the `#[wasm_bindgen]` `MarketClient` class:
-//!   owns the socket, its listeners and the timers, and carries out the
-//!   state machine's actions. Listeners of a dropped socket are removed and
+//! * `client` (wasm32 only) — the `#[wasm_bindgen]` `MarketClient` class,
+//!   the JS surface.
+//! * `driver` (wasm32 only) — owns the socket, its listeners and the
+//!   timers, and carries out the state machine's actions; user code runs
+//!   with no borrow held. Listeners of a dropped socket are removed and
 //!   every timer is cancelled on drop; nothing is leaked per reconnect.
-//! * `types.d.ts` — TypeScript declarations of the snapshot, option and
-//!   event shapes, emitted into the generated `.d.ts`.
+//! * `messages` (wasm32 only) — routing of server messages by `type`.
+//! * `options` (wasm32 only) — URL and option parsing.
+//! * `js` (wasm32 only) — the plain JS objects handed to listeners.
+//! * TypeScript, emitted into the generated `.d.ts`: `protocol.d.ts` (the
+//!   wire types) and `events.d.ts` (`ConnectionState`, `StatusEvent`,
+//!   `GapEvent`) are generated from the Rust types by `tests/typescript.rs`
+//!   (ts-rs, native only), which fails when they are stale; `types.d.ts`
+//!   declares the constructor's options.
 
 pub mod backoff;
 pub mod connection;
@@ -28,6 +36,14 @@ pub mod gaps;
 
 #[cfg(target_arch = "wasm32")]
 mod client;
+#[cfg(target_arch = "wasm32")]
+mod driver;
+#[cfg(target_arch = "wasm32")]
+mod js;
+#[cfg(target_arch = "wasm32")]
+mod messages;
+#[cfg(target_arch = "wasm32")]
+mod options;
 
 #[cfg(target_arch = "wasm32")]
 pub use client::MarketClient;

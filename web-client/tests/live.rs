@@ -469,3 +469,275 @@ async fn offline_waits_and_online_retries_at_once() {
     assert!(now() - online_at < 3_000.0);
     h.client.close();
 }
+
+/// What one callback saw when it used the client from inside.
+#[derive(Debug, Default, Clone)]
+struct Poked {
+    calls: u32,
+    states: Vec<String>,
+}
+
+/// Uses every public method of `client` (getters, listener registration,
+/// `off`) the way an application's callback may; records what it read.
+fn poke(client: &MarketClient, seen: &RefCell<Poked>) {
+    let state = client.state();
+    let status = client.status();
+    assert_eq!(state_of(&status), state, "status and state agree");
+    let _ = client.last_seq();
+    let _ = client.last_snapshot();
+    let _ = client.reconnect_attempts();
+    let _ = client.gap_count();
+    let noop: Function = Function::new_no_args("");
+    client.on_snapshot(noop.clone());
+    client.on_status(noop.clone());
+    client.on_gap(noop.clone());
+    client.on_hello(noop.clone());
+    client.on_server_error(noop.clone());
+    assert!(client.off(&noop), "the no-op listener was registered");
+    let mut seen = seen.borrow_mut();
+    seen.calls += 1;
+    seen.states.push(state);
+}
+
+/// A `getToken` option built from `f` (called with no argument).
+fn get_token_option(pairs: &[(&str, f64)], f: &Closure<dyn FnMut() -> JsValue>) -> JsValue {
+    let o = options(pairs);
+    Reflect::set(&o, &JsValue::from_str("getToken"), f.as_ref()).expect("set");
+    o
+}
+
+/// The live server's host with a path it answers 404: every attempt fails
+/// at once (a real refused handshake), so reconnects come quickly.
+fn failing_url(url: &str) -> String {
+    url.replace("/ws/market", "/ws/no-such-endpoint")
+}
+
+#[wasm_bindgen_test]
+async fn get_token_may_use_the_client_before_its_first_await() {
+    let Some((url, _)) = urls() else { return };
+    let _server = lock_server().await;
+    let cell: Rc<std::cell::OnceCell<MarketClient>> = Rc::default();
+    let seen: Rc<RefCell<Poked>> = Rc::default();
+    let get_token = {
+        let (cell, seen) = (cell.clone(), seen.clone());
+        Closure::<dyn FnMut() -> JsValue>::new(move || {
+            // Synchronous part of an async getToken: reads the client, then
+            // resolves later.
+            if let Some(client) = cell.get() {
+                poke(client, &seen);
+            }
+            wasm_bindgen_futures::future_to_promise(async {
+                TimeoutFuture::new(10).await;
+                Ok(JsValue::from_str("token-from-callback"))
+            })
+            .into()
+        })
+    };
+    let opts = get_token_option(
+        &[("initialDelayMs", 100.0), ("maxDelayMs", 300.0)],
+        &get_token,
+    );
+    let client = MarketClient::new(url.to_owned(), Some(opts.unchecked_into())).expect("valid");
+    let errors: Rc<RefCell<Vec<String>>> = Rc::default();
+    let on_status = {
+        let errors = errors.clone();
+        Closure::<dyn FnMut(JsValue)>::new(move |s: JsValue| {
+            if let Some(e) = get(&s, "error").as_string() {
+                errors.borrow_mut().push(e);
+            }
+        })
+    };
+    client.on_status(on_status.as_ref().unchecked_ref::<Function>().clone());
+    assert!(cell.set(client).is_ok());
+    let client = cell.get().expect("set");
+    let start = now();
+    while client.state() != "open" {
+        assert!(
+            now() - start < 10_000.0,
+            "never opened: {:?}",
+            errors.borrow()
+        );
+        TimeoutFuture::new(20).await;
+    }
+    // A server restart: the reconnect calls getToken from a timer.
+    control("/restart?downMs=300").await;
+    let start = now();
+    while !(client.state() == "open" && seen.borrow().calls >= 1) {
+        assert!(
+            now() - start < 10_000.0,
+            "no reconnect with a token read from inside getToken; state {}, errors {:?}, seen {:?}",
+            client.state(),
+            errors.borrow(),
+            seen.borrow()
+        );
+        TimeoutFuture::new(20).await;
+    }
+    assert!(
+        !errors
+            .borrow()
+            .iter()
+            .any(|e| e.contains("getToken failed")),
+        "{:?}",
+        errors.borrow()
+    );
+    assert!(
+        seen.borrow().states.iter().all(|s| s == "connecting"),
+        "{:?}",
+        seen.borrow()
+    );
+    client.close();
+}
+
+#[wasm_bindgen_test]
+async fn close_from_inside_get_token_stops_for_good() {
+    let Some((url, _)) = urls() else { return };
+    let cell: Rc<std::cell::OnceCell<MarketClient>> = Rc::default();
+    let calls = Rc::new(Cell::new(0u32));
+    let get_token = {
+        let (cell, calls) = (cell.clone(), calls.clone());
+        Closure::<dyn FnMut() -> JsValue>::new(move || {
+            calls.set(calls.get() + 1);
+            if let Some(client) = cell.get() {
+                client.close();
+                assert_eq!(
+                    client.state(),
+                    "closed",
+                    "close() inside getToken took effect"
+                );
+            }
+            JsValue::from_str("t")
+        })
+    };
+    let opts = get_token_option(
+        &[("initialDelayMs", 20.0), ("maxDelayMs", 50.0)],
+        &get_token,
+    );
+    let client = MarketClient::new(failing_url(url), Some(opts.unchecked_into())).expect("valid");
+    assert!(cell.set(client).is_ok());
+    let client = cell.get().expect("set");
+    let start = now();
+    while calls.get() < 2 {
+        assert!(now() - start < 5_000.0, "getToken was not called again");
+        TimeoutFuture::new(10).await;
+    }
+    let after_close = calls.get();
+    TimeoutFuture::new(600).await;
+    assert_eq!(client.state(), "closed");
+    assert_eq!(calls.get(), after_close, "no attempt after close()");
+}
+
+#[wasm_bindgen_test]
+async fn close_from_inside_a_listener_stops_for_good() {
+    let Some((url, _)) = urls() else { return };
+    let _server = lock_server().await;
+    let cell: Rc<std::cell::OnceCell<MarketClient>> = Rc::default();
+    let seen: Rc<RefCell<Poked>> = Rc::default();
+    let after_close = Rc::new(Cell::new(0u32));
+    let listener = |close_on: &'static str| {
+        let (cell, seen, after_close) = (cell.clone(), seen.clone(), after_close.clone());
+        Closure::<dyn FnMut(JsValue)>::new(move |_event: JsValue| {
+            let Some(client) = cell.get() else { return };
+            if client.state() == "closed" {
+                after_close.set(after_close.get() + 1);
+                return;
+            }
+            poke(client, &seen);
+            if close_on == "snapshot" && seen.borrow().calls >= 6 {
+                client.close();
+                assert_eq!(client.state(), "closed");
+            }
+        })
+    };
+    let on_status = listener("");
+    let on_hello = listener("");
+    let on_snapshot = listener("snapshot");
+    let on_snapshot_2 = listener("");
+    let client = MarketClient::new(url.to_owned(), None).expect("valid");
+    assert!(cell.set(client).is_ok());
+    let client = cell.get().expect("set");
+    let f = |l: &Closure<dyn FnMut(JsValue)>| l.as_ref().unchecked_ref::<Function>().clone();
+    client.on_status(f(&on_status));
+    client.on_hello(f(&on_hello));
+    client.on_snapshot(f(&on_snapshot));
+    // Registered after the one that closes: must not hear of that snapshot.
+    client.on_snapshot(f(&on_snapshot_2));
+    let start = now();
+    while client.state() != "closed" {
+        assert!(
+            now() - start < 10_000.0,
+            "the snapshot listener never closed"
+        );
+        TimeoutFuture::new(20).await;
+    }
+    TimeoutFuture::new(500).await;
+    let seen = seen.borrow().clone();
+    assert!(seen.states.iter().any(|s| s == "open"), "{seen:?}");
+    // The status listener is told `closed` once; nothing else after it.
+    assert!(
+        after_close.get() <= 1,
+        "{} calls after close",
+        after_close.get()
+    );
+    assert_eq!(client.state(), "closed");
+}
+
+#[wasm_bindgen_test]
+async fn options_a_browser_timer_cannot_wait_are_refused() {
+    // setTimeout takes a signed 32-bit delay: 2^31 ms (~24.8 days) or more
+    // would fire at once.
+    let too_long = 2_147_483_648.0;
+    for key in [
+        "initialDelayMs",
+        "maxDelayMs",
+        "connectTimeoutMs",
+        "livenessIntervalMs",
+        "livenessGraceMs",
+        "pingIntervalMs",
+        "probeTimeoutMs",
+    ] {
+        let opts: JsValue = options(&[(key, too_long)]);
+        let err =
+            match MarketClient::new("ws://127.0.0.1:9/".to_owned(), Some(opts.unchecked_into())) {
+                Ok(client) => {
+                    client.close();
+                    panic!("{key} = {too_long} was accepted")
+                }
+                Err(e) => JsValue::from(e),
+            };
+        let message = get(&err, "message").as_string().unwrap_or_default();
+        assert!(
+            message.contains(key) && message.contains("2147483647"),
+            "{key}: unclear error {message:?}"
+        );
+    }
+    // The longest delay a timer can wait is accepted.
+    let opts: JsValue = options(&[("pingIntervalMs", 2_147_483_647.0)]);
+    let client = MarketClient::new("ws://127.0.0.1:9/".to_owned(), Some(opts.unchecked_into()))
+        .expect("2^31 - 1 ms is schedulable");
+    client.close();
+}
+
+#[wasm_bindgen_test]
+async fn app_pings_are_understood_by_the_server() {
+    let Some((url, _)) = urls() else { return };
+    let _server = lock_server().await;
+    let h = Harness::new(url, &[("pingIntervalMs", 250.0)]);
+    let errors: Rc<RefCell<Vec<JsValue>>> = Rc::default();
+    let on_error = {
+        let errors = errors.clone();
+        Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| errors.borrow_mut().push(e))
+    };
+    h.client
+        .on_server_error(on_error.as_ref().unchecked_ref::<Function>().clone());
+    h.wait_open_with_snapshots(0, 10_000.0).await;
+    // Several pings go out; a malformed one would be answered with `error`.
+    TimeoutFuture::new(1_200).await;
+    assert_eq!(h.client.state(), "open");
+    let errors: Vec<String> = errors
+        .borrow()
+        .iter()
+        .map(|e| JSON::stringify(e).map(String::from).unwrap_or_default())
+        .collect();
+    assert!(errors.is_empty(), "the server rejected a ping: {errors:?}");
+    h.client.close();
+}

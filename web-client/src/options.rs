@@ -1,0 +1,111 @@
+//! The constructor's arguments: the URL check and every option of
+//! `MarketClientOptions`, each refused with a thrown error naming it.
+
+use js_sys::Function;
+use wasm_bindgen::{JsCast, JsError, JsValue};
+
+use crate::backoff::BackoffConfig;
+use crate::connection::Timing;
+use crate::js::get;
+
+/// Where the token for each attempt comes from.
+pub(crate) enum TokenSource {
+    /// No authentication.
+    None,
+    /// The `token` option: the same token every attempt.
+    Fixed(String),
+    /// The `getToken` option: called (and awaited) before every attempt.
+    Callback(Function),
+}
+
+/// The `token` / `getToken` options.
+pub(crate) fn token_option(options: &JsValue) -> Result<TokenSource, JsError> {
+    if options.is_undefined() || options.is_null() {
+        return Ok(TokenSource::None);
+    }
+    let fixed = get(options, "token");
+    let callback = get(options, "getToken");
+    let given = |v: &JsValue| !(v.is_undefined() || v.is_null());
+    match (given(&fixed), given(&callback)) {
+        (true, true) => Err(JsError::new(
+            "give either option token or getToken, not both",
+        )),
+        (true, false) => match fixed.as_string() {
+            Some(t) if !t.is_empty() => Ok(TokenSource::Fixed(t)),
+            _ => Err(JsError::new("option token must be a non-empty string")),
+        },
+        (false, true) => callback
+            .dyn_into::<Function>()
+            .map(TokenSource::Callback)
+            .map_err(|_| JsError::new("option getToken must be a function")),
+        (false, false) => Ok(TokenSource::None),
+    }
+}
+
+/// Reads an optional number option; `undefined` and `null` mean "default".
+fn number_option(options: &JsValue, key: &str) -> Result<Option<f64>, JsError> {
+    let value = get(options, key);
+    if value.is_undefined() || value.is_null() {
+        return Ok(None);
+    }
+    value
+        .as_f64()
+        .map(Some)
+        .ok_or_else(|| JsError::new(&format!("option {key} must be a number")))
+}
+
+pub(crate) fn parse_options(options: &JsValue) -> Result<(BackoffConfig, Timing), JsError> {
+    let mut backoff = BackoffConfig::default();
+    let mut timing = Timing::default();
+    if options.is_undefined() || options.is_null() {
+        return Ok((backoff, timing));
+    }
+    if !options.is_object() {
+        return Err(JsError::new("options must be an object"));
+    }
+    let fields: [(&str, &mut f64); 8] = [
+        ("initialDelayMs", &mut backoff.initial_ms),
+        ("maxDelayMs", &mut backoff.max_ms),
+        ("multiplier", &mut backoff.multiplier),
+        ("resetAfterMs", &mut backoff.reset_after_ms),
+        ("connectTimeoutMs", &mut timing.connect_timeout_ms),
+        ("livenessGraceMs", &mut timing.liveness_grace_ms),
+        ("hiddenCheckAfterMs", &mut timing.hidden_check_after_ms),
+        ("probeTimeoutMs", &mut timing.probe_timeout_ms),
+    ];
+    for (key, slot) in fields {
+        if let Some(v) = number_option(options, key)? {
+            *slot = v;
+        }
+    }
+    // Unless set, the initial delay also caps the window.
+    if number_option(options, "maxDelayMs")?.is_none() {
+        backoff.max_ms = backoff.max_ms.max(backoff.initial_ms);
+    }
+    timing.liveness_interval_ms = number_option(options, "livenessIntervalMs")?;
+    timing.ping_interval_ms = number_option(options, "pingIntervalMs")?;
+    backoff.max_attempts = match number_option(options, "maxAttempts")? {
+        None => None,
+        Some(v) if v == f64::INFINITY => None,
+        Some(v) if v >= 0.0 && v.fract() == 0.0 && v <= f64::from(u32::MAX) => Some(v as u32),
+        Some(_) => {
+            return Err(JsError::new(
+                "option maxAttempts must be a whole number ≥ 0 or Infinity",
+            ))
+        }
+    };
+    Ok((backoff, timing))
+}
+
+pub(crate) fn check_url(url: &str) -> Result<(), JsError> {
+    let lower = url.to_ascii_lowercase();
+    let rest = lower
+        .strip_prefix("ws://")
+        .or_else(|| lower.strip_prefix("wss://"));
+    match rest {
+        Some(host) if !host.is_empty() && !host.starts_with('/') => Ok(()),
+        _ => Err(JsError::new(&format!(
+            "MarketClient needs an absolute ws:// or wss:// URL, got {url:?}"
+        ))),
+    }
+}

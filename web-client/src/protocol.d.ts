@@ -1,0 +1,177 @@
+// Generated from marketfeed-protocol's Rust types by web-client/tests/typescript.rs: do not edit.
+
+export type TradingPhase = "preOpen" | "openingAuction" | "continuous" | "lunchBreak" | "closingAuction" | "putThrough" | "closed";
+
+export type PriceLevel = { 
+/**
+ * Price in VND.
+ */
+price: number, 
+/**
+ * Resting volume in shares.
+ */
+volume: number, };
+
+export type Quote = { 
+/**
+ * Ticker, e.g. `"FPT"`.
+ */
+symbol: string, 
+/**
+ * Reference price (previous close).
+ */
+reference: number, 
+/**
+ * Ceiling price (reference + 7 % on HOSE, rounded down to a tick).
+ */
+ceiling: number, 
+/**
+ * Floor price (reference − 7 % on HOSE, rounded up to a tick).
+ */
+floor: number, 
+/**
+ * Opening price (0 before the first match).
+ */
+open: number, 
+/**
+ * Session high (0 before the first match).
+ */
+high: number, 
+/**
+ * Session low (0 before the first match).
+ */
+low: number, 
+/**
+ * Last matched price.
+ */
+last: number, 
+/**
+ * `last − reference`.
+ */
+change: number, 
+/**
+ * Matched volume of the session, in shares.
+ */
+totalVolume: number, 
+/**
+ * Matched value of the session, in VND.
+ */
+totalValue: number, 
+/**
+ * Best bids, best first: up to [`crate::BOOK_DEPTH`] levels, fewer
+ * when the band limit leaves no room (a stock locked at its floor has
+ * no bids below it).
+ */
+bids: Array<PriceLevel>, 
+/**
+ * Best asks, best first: up to [`crate::BOOK_DEPTH`] levels, fewer
+ * at the ceiling.
+ */
+asks: Array<PriceLevel>, 
+/**
+ * Shares bought by foreign investors this session.
+ */
+foreignBuy: number, 
+/**
+ * Shares sold by foreign investors this session.
+ */
+foreignSell: number, };
+
+export type IndexQuote = { 
+/**
+ * Index code, e.g. `"VNINDEX"`.
+ */
+code: string, 
+/**
+ * Current value, hundredths of a point.
+ */
+value: number, 
+/**
+ * Previous close, hundredths of a point.
+ */
+reference: number, 
+/**
+ * `value − reference`, hundredths of a point.
+ */
+change: number, 
+/**
+ * Matched volume of the session, in shares.
+ */
+totalVolume: number, 
+/**
+ * Matched value of the session, in VND.
+ */
+totalValue: number, };
+
+export type ForeignFlow = { 
+/**
+ * Shares bought by foreign investors.
+ */
+buyVolume: number, 
+/**
+ * Shares sold by foreign investors.
+ */
+sellVolume: number, 
+/**
+ * Value bought, VND.
+ */
+buyValue: number, 
+/**
+ * Value sold, VND.
+ */
+sellValue: number, 
+/**
+ * `buy_value − sell_value`, VND.
+ */
+netValue: number, };
+
+export type MarketSnapshot = { type: "snapshot" } & { 
+/**
+ * Tick sequence number, +1 per tick.
+ */
+seq: number, 
+/**
+ * Server time of the tick, unix microseconds.
+ */
+ts: number, 
+/**
+ * Trading phase of the exchange at `ts`.
+ */
+phase: TradingPhase, 
+/**
+ * One quote per VN30 constituent, in the order announced by `hello`.
+ */
+quotes: Array<Quote>, 
+/**
+ * Market indices (VNINDEX, VN30, HNX-INDEX, UPCOM-INDEX).
+ */
+indices: Array<IndexQuote>, 
+/**
+ * Aggregate foreign-investor flow over the VN30 basket.
+ */
+foreign: ForeignFlow, };
+
+export type Hello = { type: "hello" } & { 
+/**
+ * [`crate::PROTOCOL_VERSION`] of the server.
+ */
+protocolVersion: number, 
+/**
+ * Interval between the server's WebSocket pings, milliseconds
+ * (0 when the server sends none). A client that hears nothing for
+ * longer than this plus a grace period should consider the link dead.
+ */
+heartbeatIntervalMs: number, 
+/**
+ * Interval between snapshots, milliseconds.
+ */
+tickIntervalMs: number, 
+/**
+ * The symbols every snapshot quotes, in snapshot order.
+ */
+symbols: Array<string>, };
+
+export type ErrorCode = "malformedMessage" | "unknownMessageType" | "invalidMessage" | "unsupported" | "unsupportedData" | "unknown";
+
+export type ServerError = { type: "error"; code: ErrorCode; message: string };
+
