@@ -89,10 +89,12 @@ pub struct Quote {
     /// would match if it ended now. Absent outside the auctions, so a
     /// continuous-trading snapshot has the same shape as before.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub auction: Option<Auction>,
 }
 
 /// The projected result of a call auction ("giá dự kiến khớp").
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Auction {

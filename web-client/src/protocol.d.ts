@@ -12,6 +12,16 @@ price: number,
  */
 volume: number, };
 
+export type Auction = { 
+/**
+ * Projected matching price, VND.
+ */
+price: number, 
+/**
+ * Volume that would match at that price, shares.
+ */
+volume: number, };
+
 export type Quote = { 
 /**
  * Ticker, e.g. `"FPT"`.
@@ -75,7 +85,13 @@ foreignBuy: number,
 /**
  * Shares sold by foreign investors this session.
  */
-foreignSell: number, };
+foreignSell: number, 
+/**
+ * During the opening (ATO) or closing (ATC) auction: what the auction
+ * would match if it ended now. Absent outside the auctions, so a
+ * continuous-trading snapshot has the same shape as before.
+ */
+auction?: Auction, };
 
 export type IndexQuote = { 
 /**

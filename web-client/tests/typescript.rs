@@ -12,7 +12,7 @@
 use std::path::{Path, PathBuf};
 
 use marketfeed_protocol::{
-    kind, ErrorCode, ForeignFlow, Hello, IndexQuote, MarketSnapshot, PriceLevel, Quote,
+    kind, Auction, ErrorCode, ForeignFlow, Hello, IndexQuote, MarketSnapshot, PriceLevel, Quote,
     TradingPhase,
 };
 use marketfeed_web_client::connection::{ConnectionState, Status};
@@ -51,6 +51,7 @@ fn protocol_dts() -> String {
     for part in [
         export::<TradingPhase>(),
         export::<PriceLevel>(),
+        export::<Auction>(),
         export::<Quote>(),
         export::<IndexQuote>(),
         export::<ForeignFlow>(),
