@@ -22,8 +22,9 @@ const TS_PROTOCOL_TYPES: &str = include_str!("protocol.d.ts");
 #[wasm_bindgen(typescript_custom_section)]
 const TS_EVENT_TYPES: &str = include_str!("events.d.ts");
 
+// The constructor's options, generated from option_names.rs.
 #[wasm_bindgen(typescript_custom_section)]
-const TS_TYPES: &str = include_str!("types.d.ts");
+const TS_OPTION_TYPES: &str = include_str!("options.d.ts");
 
 #[wasm_bindgen]
 extern "C" {

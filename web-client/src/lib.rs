@@ -15,6 +15,8 @@
 //! * [`connection`] — the state machine: every reconnect, liveness and
 //!   page-lifecycle decision (pure, unit-tested natively).
 //! * [`gaps`] — `seq` gap detection (pure).
+//! * [`option_names`] — `MarketClientOptions`: the options' names, types
+//!   and docs, defined once (pure; the TypeScript comes from it).
 //! * `client` (wasm32 only) — the `#[wasm_bindgen]` `MarketClient` class,
 //!   the JS surface.
 //! * `driver` (wasm32 only) — owns the socket, its listeners and the
@@ -26,13 +28,14 @@
 //! * `js` (wasm32 only) — the plain JS objects handed to listeners.
 //! * TypeScript, emitted into the generated `.d.ts`: `protocol.d.ts` (the
 //!   wire types) and `events.d.ts` (`ConnectionState`, `StatusEvent`,
-//!   `GapEvent`) are generated from the Rust types by `tests/typescript.rs`
-//!   (ts-rs, native only), which fails when they are stale; `types.d.ts`
-//!   declares the constructor's options.
+//!   `GapEvent`, `MarketClientOptions`) are generated from the Rust types
+//!   by `tests/typescript.rs` (ts-rs, native only), which fails when they
+//!   are stale.
 
 pub mod backoff;
 pub mod connection;
 pub mod gaps;
+pub mod option_names;
 
 #[cfg(target_arch = "wasm32")]
 mod client;

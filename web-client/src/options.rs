@@ -7,6 +7,7 @@ use wasm_bindgen::{JsCast, JsError, JsValue};
 use crate::backoff::BackoffConfig;
 use crate::connection::Timing;
 use crate::js::get;
+use crate::option_names::MarketClientOptions as O;
 
 /// Where the token for each attempt comes from.
 pub(crate) enum TokenSource {
@@ -23,8 +24,8 @@ pub(crate) fn token_option(options: &JsValue) -> Result<TokenSource, JsError> {
     if options.is_undefined() || options.is_null() {
         return Ok(TokenSource::None);
     }
-    let fixed = get(options, "token");
-    let callback = get(options, "getToken");
+    let fixed = get(options, O::TOKEN);
+    let callback = get(options, O::GET_TOKEN);
     let given = |v: &JsValue| !(v.is_undefined() || v.is_null());
     match (given(&fixed), given(&callback)) {
         (true, true) => Err(JsError::new(
@@ -64,14 +65,14 @@ pub(crate) fn parse_options(options: &JsValue) -> Result<(BackoffConfig, Timing)
         return Err(JsError::new("options must be an object"));
     }
     let fields: [(&str, &mut f64); 8] = [
-        ("initialDelayMs", &mut backoff.initial_ms),
-        ("maxDelayMs", &mut backoff.max_ms),
-        ("multiplier", &mut backoff.multiplier),
-        ("resetAfterMs", &mut backoff.reset_after_ms),
-        ("connectTimeoutMs", &mut timing.connect_timeout_ms),
-        ("livenessGraceMs", &mut timing.liveness_grace_ms),
-        ("hiddenCheckAfterMs", &mut timing.hidden_check_after_ms),
-        ("probeTimeoutMs", &mut timing.probe_timeout_ms),
+        (O::INITIAL_DELAY_MS, &mut backoff.initial_ms),
+        (O::MAX_DELAY_MS, &mut backoff.max_ms),
+        (O::MULTIPLIER, &mut backoff.multiplier),
+        (O::RESET_AFTER_MS, &mut backoff.reset_after_ms),
+        (O::CONNECT_TIMEOUT_MS, &mut timing.connect_timeout_ms),
+        (O::LIVENESS_GRACE_MS, &mut timing.liveness_grace_ms),
+        (O::HIDDEN_CHECK_AFTER_MS, &mut timing.hidden_check_after_ms),
+        (O::PROBE_TIMEOUT_MS, &mut timing.probe_timeout_ms),
     ];
     for (key, slot) in fields {
         if let Some(v) = number_option(options, key)? {
@@ -79,12 +80,12 @@ pub(crate) fn parse_options(options: &JsValue) -> Result<(BackoffConfig, Timing)
         }
     }
     // Unless set, the initial delay also caps the window.
-    if number_option(options, "maxDelayMs")?.is_none() {
+    if number_option(options, O::MAX_DELAY_MS)?.is_none() {
         backoff.max_ms = backoff.max_ms.max(backoff.initial_ms);
     }
-    timing.liveness_interval_ms = number_option(options, "livenessIntervalMs")?;
-    timing.ping_interval_ms = number_option(options, "pingIntervalMs")?;
-    backoff.max_attempts = match number_option(options, "maxAttempts")? {
+    timing.liveness_interval_ms = number_option(options, O::LIVENESS_INTERVAL_MS)?;
+    timing.ping_interval_ms = number_option(options, O::PING_INTERVAL_MS)?;
+    backoff.max_attempts = match number_option(options, O::MAX_ATTEMPTS)? {
         None => None,
         Some(v) if v == f64::INFINITY => None,
         Some(v) if v >= 0.0 && v.fract() == 0.0 && v <= f64::from(u32::MAX) => Some(v as u32),

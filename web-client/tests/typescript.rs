@@ -17,6 +17,7 @@ use marketfeed_protocol::{
 };
 use marketfeed_web_client::connection::{ConnectionState, Status};
 use marketfeed_web_client::gaps::GapEvent;
+use marketfeed_web_client::option_names::MarketClientOptions;
 use ts_rs::TS;
 
 fn manifest() -> PathBuf {
@@ -85,6 +86,14 @@ fn events_dts() -> String {
     out
 }
 
+fn options_dts() -> String {
+    format!(
+        "// Generated from marketfeed-web-client's option_names.rs by \
+         web-client/tests/typescript.rs: do not edit.\n\n{}",
+        export::<MarketClientOptions>()
+    )
+}
+
 /// The TypeScript type of each fixture, by file stem.
 fn fixture_type(stem: &str) -> Option<&'static str> {
     match stem {
@@ -148,6 +157,22 @@ fn protocol_declarations_are_current() {
 #[test]
 fn event_declarations_are_current() {
     check(&manifest().join("src/events.d.ts"), &events_dts());
+}
+
+#[test]
+fn option_declarations_are_current() {
+    check(&manifest().join("src/options.d.ts"), &options_dts());
+}
+
+#[test]
+fn the_parser_reads_exactly_the_declared_options() {
+    // Every `name?:` of the generated declaration, in order.
+    let decl = MarketClientOptions::decl(&cfg());
+    let declared: Vec<&str> = decl
+        .split(['{', ',', '}', '\n'])
+        .filter_map(|part| part.trim().split_once("?:").map(|(name, _)| name.trim()))
+        .collect();
+    assert_eq!(declared, MarketClientOptions::KEYS, "{decl}");
 }
 
 #[test]
