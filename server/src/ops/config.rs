@@ -455,6 +455,55 @@ mod tests {
         assert!(c.auth_secret.is_none());
         assert!(!c.limit_loopback);
         assert_eq!(c.log_format, LogFormat::Text);
+        assert_eq!(c.feed, FeedSpec::Simulator);
+        assert_eq!(c.replay_speed, ReplaySpeed::Times(1.0));
+        assert!(!c.replay_loop);
+        assert_eq!(c.record, None);
+        assert_eq!(c.feed_stale_after, defaults::FEED_STALE_AFTER);
+        assert_eq!(c.sim_schedule, Schedule::Continuous);
+    }
+
+    #[test]
+    fn feed_flags_parse() {
+        let c = parse(&[
+            "--feed",
+            "replay:day.jsonl",
+            "--replay-speed",
+            "max",
+            "--replay-loop",
+            "--sim-schedule",
+            "hose-compressed:3m",
+            "--feed-stale-after",
+            "300ms",
+        ])
+        .expect("ok");
+        assert_eq!(c.feed, FeedSpec::Replay(PathBuf::from("day.jsonl")));
+        assert_eq!(c.replay_speed, ReplaySpeed::Max);
+        assert!(c.replay_loop);
+        assert_eq!(
+            c.sim_schedule,
+            Schedule::Compressed(Duration::from_secs(180))
+        );
+        assert_eq!(c.feed_stale_after, Duration::from_millis(300));
+        assert_eq!(
+            parse(&["--feed", "stdin"]).expect("ok").feed,
+            FeedSpec::Stdin
+        );
+        assert_eq!(
+            parse(&["--sim-schedule", "hose"]).expect("ok").sim_schedule,
+            Schedule::Hose
+        );
+        for bad in [
+            ["--feed", "bogus"],
+            ["--feed", "replay:"],
+            ["--replay-speed", "0"],
+            ["--replay-speed", "-1"],
+            ["--sim-schedule", "hose-compressed:0s"],
+            ["--sim-schedule", "weekly"],
+            ["--feed-stale-after", "0s"],
+        ] {
+            assert!(parse(&bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]
