@@ -184,6 +184,13 @@ fn stdin_server(extra: &[&str]) -> Server {
 fn stdin_partial_updates_reach_a_client_at_the_next_tick() {
     let mut server = stdin_server(&[]);
     assert_eq!(server.get("/readyz"), (503, "no snapshot yet\n".into()));
+    // Every refusal reason is exported from the start, at 0.
+    for reason in marketfeed_server::feed::REJECT_REASONS {
+        let metric = format!("marketfeed_feed_rejected_total{{reason=\"{reason}\"}}");
+        assert_eq!(server.metric(&metric), 0.0, "{metric}");
+    }
+    assert_eq!(server.metric("marketfeed_feed_stale"), 0.0);
+    assert_eq!(server.metric("marketfeed_feed_ended"), 0.0);
     server.send(UNIVERSE);
     server.wait_for("first snapshot", |s| s.get("/readyz").0 == 200);
     let mut client = server.client();
@@ -240,6 +247,7 @@ fn every_bad_line_is_refused_counted_and_the_next_good_line_applies() {
         ),
     ];
     server.send(r#"{"type":"quote","symbol":"ACB","last":24600,"totalVolume":1000}"#);
+    client.snapshot_where("ACB at 24600", |s| last(s, "ACB") == 24_600);
     let mut good = 24_600;
     for (reason, bad) in cases {
         let metric = format!("marketfeed_feed_rejected_total{{reason=\"{reason}\"}}");
@@ -249,8 +257,15 @@ fn every_bad_line_is_refused_counted_and_the_next_good_line_applies() {
         server.send(&format!(
             r#"{{"type":"quote","symbol":"ACB","last":{good},"totalVolume":1000}}"#
         ));
+        // Every snapshot until the good line shows holds only good values.
         let s = client.snapshot_where(&format!("ACB at {good} after {reason}"), |s| {
-            last(s, "ACB") == good
+            let acb = &s.quotes[0];
+            assert!(
+                (22_800..=26_200).contains(&acb.last) && acb.total_volume == 1000,
+                "{reason}: a bad value reached a client: {acb:?}"
+            );
+            assert_eq!(s.quotes.len(), 2);
+            acb.last == good
         });
         assert_eq!(s.quotes[0].total_volume, 1000, "{reason}");
         server.wait_for(&metric, |s| s.metric(&metric) == before + 1.0);
