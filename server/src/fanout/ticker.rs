@@ -119,13 +119,8 @@ fn log_transition(was: (bool, bool), now: (bool, bool), report: &FeedReport) {
             "feed stale: no update during a trading phase"
         ),
         (true, false) if !now.1 => tracing::info!("feed fresh again"),
+        // The end of input is logged by the source that saw it.
         _ => {}
-    }
-    if !was.1 && now.1 {
-        tracing::warn!(
-            lines = report.lines,
-            "feed input ended; serving the last state"
-        );
     }
 }
 
