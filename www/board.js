@@ -82,11 +82,15 @@ function renderQuote(q) {
   setText(c.bidv, bid ? nf.format(bid.volume) : "");
   setText(c.ask, ask ? price(ask.price) : "", ask ? tone(ask.price, q) : "");
   setText(c.askv, ask ? nf.format(ask.volume) : "");
-  const t = tone(q.last, q);
-  setText(c.last, price(q.last), t);
+  // During ATO/ATC no trade prints: show what the auction would match now.
+  const a = q.auction;
+  const t = tone(a ? a.price : q.last, q);
+  setText(c.last, a ? price(a.price) : price(q.last), t);
+  c.last.classList.toggle("proj", Boolean(a));
+  c.last.title = a ? `dự kiến khớp ${price(a.price)} × ${nf.format(a.volume)}` : "";
   setText(c.chg, signed((q.change / 1000).toFixed(2), q.change), t);
   setText(c.pct, signed(pct(q.change, q.reference).toFixed(2) + "%", q.change), t);
-  setText(c.vol, nf.format(q.totalVolume));
+  setText(c.vol, a ? `${nf.format(q.totalVolume)} (+${nf.format(a.volume)})` : nf.format(q.totalVolume));
   setText(c.fxb, nf.format(q.foreignBuy));
   setText(c.fxs, nf.format(q.foreignSell));
   if (row.last !== null && row.last !== q.last) {
@@ -133,7 +137,9 @@ function render(snap) {
   setText($("f-buy"), `${billions(f.buyValue)} tỷ`, "c-up");
   setText($("f-sell"), `${billions(f.sellValue)} tỷ`, "c-down");
   setText($("f-net"), `${signed(billions(f.netValue), f.netValue)} tỷ`, signTone(f.netValue));
-  setText($("phase"), `${PHASES[snap.phase] ?? snap.phase} · #${snap.seq}`);
+  const stale = snap.stale ? " · dữ liệu cũ" : "";
+  setText($("phase"), `${PHASES[snap.phase] ?? snap.phase} · #${snap.seq}${stale}`, snap.stale ? "stale" : "");
+  document.body.dataset.phase = snap.phase;
   document.body.dataset.seq = String(snap.seq);
   document.body.dataset.snapshots = String(snapshots);
 }

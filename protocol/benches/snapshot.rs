@@ -80,6 +80,7 @@ fn snapshot() -> ServerMessage {
             sell_value: 175_000_000_000,
             net_value: 15_000_000_000,
         },
+        stale: false,
     })
 }
 

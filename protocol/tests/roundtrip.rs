@@ -91,6 +91,7 @@ fn expected_snapshot() -> MarketSnapshot {
             sell_value: 2_099_500_000,
             net_value: 864_500_000,
         },
+        stale: false,
     }
 }
 

@@ -30,6 +30,7 @@ fn message_kinds_are_what_serde_writes() {
             quotes: vec![],
             indices: vec![],
             foreign: ForeignFlow::default(),
+            stale: false,
         }),
         ServerMessage::Pong { id: 1 },
         ServerMessage::Error {

@@ -17,7 +17,8 @@
 //! tests and embedders use is public.
 //!
 //! * [`feed`] (public) — where snapshots come from: [`feed::SnapshotSource`],
-//!   the VN30 [`feed::Simulator`].
+//!   the VN30 [`feed::Simulator`], ingest lines on stdin, a replayed
+//!   recording.
 //! * `fanout` — ticker → encoder → hub → outbox → session: the tick loop
 //!   and heartbeat, the one place a snapshot is serialized, the client
 //!   registry, each client's bounded outbox and connection task, and the
@@ -48,7 +49,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use marketfeed_protocol::{CloseCode, Hello, ServerMessage, PROTOCOL_VERSION};
+use marketfeed_protocol::CloseCode;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -60,7 +61,7 @@ pub use ops::config::{
 
 use crate::fanout::hub::{Hub, HubConfig};
 use crate::fanout::session::SessionConfig;
-use crate::feed::{Simulator, SnapshotSource};
+use crate::feed::SnapshotSource;
 use crate::http::state::AppState;
 
 /// A running server.
@@ -78,10 +79,18 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts serving on `listener` with the simulated VN30 feed.
+    /// Starts serving on `listener` with the feed `--feed` names (the
+    /// simulated VN30 market by default). Runs inside a Tokio runtime.
     pub fn start(config: Config, listener: TcpListener) -> Result<Self, ServerError> {
-        let source = Simulator::new(config.seed);
-        Self::start_with_source(config, listener, Box::new(source))
+        let source = feed::source::build(
+            &config.feed,
+            config.seed,
+            config.sim_schedule,
+            config.replay_speed,
+            config.replay_loop,
+        )?;
+        tracing::info!(feed = %config.feed, "feed source chosen");
+        Self::start_with_source(config, listener, source)
     }
 
     /// Starts serving on `listener`, taking snapshots from `source`.
@@ -94,6 +103,11 @@ impl Server {
             context: "reading the bound address",
             source,
         })?;
+        let recorder = config
+            .record
+            .as_deref()
+            .map(feed::replay::Recorder::create)
+            .transpose()?;
         let www = resolve_www(config.www_dir.as_deref())?;
         let hub = Hub::new(HubConfig {
             policy: config.slow_client_policy,
@@ -103,7 +117,14 @@ impl Server {
         let draining = CancellationToken::new();
         let tasks = TaskTracker::new();
         warn_if_open(&config, addr);
-        let metrics = ops::metrics::Metrics::new(hub.clone(), draining.clone());
+        let feed_status = ops::readiness::FeedStatus::default();
+        let greeting = fanout::encoder::Greeting::new(
+            millis(config.heartbeat_interval),
+            millis(config.tick_interval),
+            source.symbols(),
+        );
+        let metrics =
+            ops::metrics::Metrics::new(hub.clone(), draining.clone(), feed_status.clone());
         let limiter = admission::limits::Limiter::new(admission::limits::LimitConfig {
             max: config.max_connections,
             per_ip: config.max_connections_per_ip,
@@ -111,7 +132,8 @@ impl Server {
         });
         let state = AppState {
             hub: hub.clone(),
-            hello: hello_frame(&config, &source.symbols()),
+            greeting: greeting.clone(),
+            feed: feed_status.clone(),
             session: SessionConfig {
                 max_message_size: config.max_message_size,
                 close_wait: config.shutdown_drain,
@@ -134,7 +156,13 @@ impl Server {
         tasks.spawn(fanout::ticker::run_ticker(
             source,
             hub.clone(),
-            config.tick_interval,
+            fanout::ticker::TickerConfig {
+                interval: config.tick_interval,
+                stale_after: config.feed_stale_after,
+                recorder,
+                greeting,
+                status: feed_status,
+            },
             shutdown.clone(),
         ));
         tasks.spawn(fanout::ticker::run_heartbeat(
@@ -250,6 +278,10 @@ pub enum ServerError {
     /// The configuration cannot be used (e.g. the auth secret).
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// The feed or the recording could not start (a missing or empty
+    /// replay file, a `--record` path that cannot be opened).
+    #[error(transparent)]
+    Feed(#[from] feed::replay::ReplayError),
     /// A token could not be minted.
     #[error(transparent)]
     Key(#[from] auth::KeyError),
@@ -288,16 +320,6 @@ fn warn_if_open(config: &Config, addr: SocketAddr) {
              set --auth-secret-file or MARKETFEED_AUTH_SECRET"
         );
     }
-}
-
-fn hello_frame(config: &Config, symbols: &[String]) -> bytes::Bytes {
-    let hello = ServerMessage::Hello(Hello {
-        protocol_version: PROTOCOL_VERSION,
-        heartbeat_interval_ms: millis(config.heartbeat_interval),
-        tick_interval_ms: millis(config.tick_interval),
-        symbols: symbols.to_vec(),
-    });
-    fanout::encoder::message(&hello)
 }
 
 fn millis(d: std::time::Duration) -> u64 {

@@ -28,7 +28,11 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => return fail(&format!("cannot start the runtime: {e}")),
     };
-    match runtime.block_on(serve(config)) {
+    let served = runtime.block_on(serve(config));
+    // The stdin reader is a blocking read that cannot be cancelled: do not
+    // wait for it.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(500));
+    match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&e.to_string()),
     }

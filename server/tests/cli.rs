@@ -94,7 +94,14 @@ fn help_lists_every_setting() {
         "--max-message-size",
         "--www-dir",
         "--seed",
+        "--feed",
+        "--replay-speed",
+        "--replay-loop",
+        "--record",
+        "--feed-stale-after",
+        "--sim-schedule",
         "MARKETFEED_BIND",
+        "MARKETFEED_FEED",
     ] {
         assert!(help.contains(flag), "--help lacks {flag}");
     }

@@ -4,12 +4,14 @@
 //!
 //! The hub calls [`snapshot`] at most once per tick, and only when some
 //! client will receive the result; everything else (hello, pong, error)
-//! goes through [`message`].
+//! goes through [`message`]; the `hello` frame is kept encoded in a
+//! [`Greeting`] that follows the symbol universe.
 
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use bytes::Bytes;
-use marketfeed_protocol::{encode_server, MarketSnapshot, ServerMessage};
+use marketfeed_protocol::{encode_server, Hello, MarketSnapshot, ServerMessage, PROTOCOL_VERSION};
 
 use super::counters::Counters;
 use crate::ws::frame;
@@ -30,4 +32,66 @@ pub(crate) fn snapshot(snapshot: MarketSnapshot, counters: &Counters) -> Bytes {
 /// Any other server message as a frame.
 pub(crate) fn message(msg: &ServerMessage) -> Bytes {
     frame::text(&encode_server(msg))
+}
+
+/// The `hello` frame every new client gets first, encoded once per symbol
+/// universe: the ticker refreshes it when the published symbols change (a
+/// live feed declares its universe with its first `snapshot` line and may
+/// change it later), and the upgrade hands the current one out.
+#[derive(Debug, Clone)]
+pub(crate) struct Greeting {
+    inner: Arc<Mutex<(Vec<String>, Bytes)>>,
+    heartbeat_interval_ms: u64,
+    tick_interval_ms: u64,
+}
+
+impl Greeting {
+    /// The greeting for `symbols`.
+    pub(crate) fn new(
+        heartbeat_interval_ms: u64,
+        tick_interval_ms: u64,
+        symbols: Vec<String>,
+    ) -> Self {
+        let frame = hello(heartbeat_interval_ms, tick_interval_ms, &symbols);
+        Self {
+            inner: Arc::new(Mutex::new((symbols, frame))),
+            heartbeat_interval_ms,
+            tick_interval_ms,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, (Vec<String>, Bytes)> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The current `hello` frame.
+    pub(crate) fn frame(&self) -> Bytes {
+        self.lock().1.clone()
+    }
+
+    /// Re-encodes the greeting when `symbols` differ from its own.
+    pub(crate) fn follow<'a>(&self, symbols: impl ExactSizeIterator<Item = &'a str> + Clone) {
+        let mut current = self.lock();
+        if current.0.len() == symbols.len()
+            && current.0.iter().map(String::as_str).eq(symbols.clone())
+        {
+            return;
+        }
+        let symbols: Vec<String> = symbols.map(str::to_owned).collect();
+        tracing::info!(
+            symbols = symbols.len(),
+            "symbol universe changed; new clients get the new one"
+        );
+        let frame = hello(self.heartbeat_interval_ms, self.tick_interval_ms, &symbols);
+        *current = (symbols, frame);
+    }
+}
+
+fn hello(heartbeat_interval_ms: u64, tick_interval_ms: u64, symbols: &[String]) -> Bytes {
+    message(&ServerMessage::Hello(Hello {
+        protocol_version: PROTOCOL_VERSION,
+        heartbeat_interval_ms,
+        tick_interval_ms,
+        symbols: symbols.to_vec(),
+    }))
 }

@@ -1,10 +1,12 @@
 //! The fan-out path, in the order a tick travels it:
 //!
-//! - [`ticker`]: the tick loop (stamps `seq`/`ts` on the feed's snapshot)
-//!   and the heartbeat loop.
+//! - [`ticker`]: the tick loop (at the source's cadence, stamps
+//!   `seq`/`ts`/`stale` on the feed's snapshot, records it, refreshes the
+//!   greeting, publishes the feed's health) and the heartbeat loop.
 //! - [`hub`]: the client registry; takes each tick, has it encoded once
 //!   (only when a client listens) and offers the frame to every outbox.
-//! - [`encoder`]: the one place a server message becomes a frame.
+//! - [`encoder`]: the one place a server message becomes a frame, and the
+//!   `hello` greeting kept encoded for the current universe.
 //! - [`outbox`]: one client's socket and bounded outbox, under the
 //!   [`SlowClientPolicy`].
 //! - [`session`]: one connection's task: reads client frames, flushes the

@@ -117,6 +117,7 @@ impl MarketState {
             quotes: self.quotes.clone(),
             indices: self.indices.clone(),
             foreign: self.foreign,
+            stale: false,
         }
     }
 
@@ -212,6 +213,12 @@ pub fn is_auction(phase: TradingPhase) -> bool {
         phase,
         TradingPhase::OpeningAuction | TradingPhase::ClosingAuction
     )
+}
+
+/// Whether prices are expected to move in `phase` (ATO, continuous, ATC):
+/// when a live feed falls silent then, it is stale.
+pub fn is_trading(phase: TradingPhase) -> bool {
+    is_auction(phase) || phase == TradingPhase::Continuous
 }
 
 /// A stock as a `snapshot` line declares it: its band, nothing traded.

@@ -256,7 +256,7 @@ mod tests {
         let mut rec = Recorder::create(path).unwrap();
         (1..=n)
             .map(|i| {
-                let mut s = sim.next_snapshot();
+                let mut s = sim.next_snapshot().unwrap();
                 s.seq = i;
                 s.ts = 1_000_000 * i;
                 rec.record(&s);

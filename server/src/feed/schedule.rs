@@ -103,6 +103,30 @@ impl Schedule {
     }
 }
 
+impl std::str::FromStr for Schedule {
+    type Err = String;
+
+    /// `continuous`, `hose`, or `hose-compressed:DURATION` (e.g. `3m`).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "continuous" => Ok(Self::Continuous),
+            "hose" => Ok(Self::Hose),
+            _ => {
+                let Some(length) = s.strip_prefix("hose-compressed:") else {
+                    return Err(format!(
+                        "unknown schedule {s:?}: continuous, hose or hose-compressed:DURATION"
+                    ));
+                };
+                match humantime::parse_duration(length) {
+                    Ok(d) if d.is_zero() => Err("a compressed day must last more than 0s".into()),
+                    Ok(d) => Ok(Self::Compressed(d)),
+                    Err(e) => Err(format!("{length:?}: {e} (use e.g. 3m, 20s)")),
+                }
+            }
+        }
+    }
+}
+
 /// The phase at `secs` after local midnight on a trading day.
 fn phase_at(secs: u64) -> TradingPhase {
     PHASES

@@ -535,6 +535,7 @@ impl Simulator {
                 .map(|i| i.quote(basket_ppm, volume, value))
                 .collect(),
             foreign,
+            stale: false,
         }
     }
 }
@@ -544,8 +545,8 @@ impl SnapshotSource for Simulator {
         self.stocks.iter().map(|s| s.symbol.clone()).collect()
     }
 
-    fn next_snapshot(&mut self) -> MarketSnapshot {
-        self.step_at(unix_secs())
+    fn next_snapshot(&mut self) -> Option<MarketSnapshot> {
+        Some(self.step_at(unix_secs()))
     }
 }
 
@@ -690,10 +691,10 @@ mod tests {
     fn invariants_hold_over_a_long_session() {
         for seed in SEEDS {
             let mut sim = Simulator::new(seed);
-            let mut prev = sim.next_snapshot();
+            let mut prev = sim.next_snapshot().unwrap();
             let mut moved = 0;
             for _ in 0..TICKS {
-                let snap = sim.next_snapshot();
+                let snap = sim.next_snapshot().unwrap();
                 check_snapshot(&prev, &snap);
                 moved += usize::from(snap.indices[1].value != prev.indices[1].value);
                 prev = snap;
@@ -709,7 +710,7 @@ mod tests {
         let mut sim = Simulator::new(7);
         let symbols = sim.symbols();
         assert_eq!(symbols.len(), 30);
-        let snap = sim.next_snapshot();
+        let snap = sim.next_snapshot().unwrap();
         let quoted: Vec<_> = snap.quotes.iter().map(|q| q.symbol.clone()).collect();
         assert_eq!(quoted, symbols);
         assert_eq!(snap.indices.len(), 4);
@@ -742,17 +743,20 @@ mod tests {
     #[test]
     fn usable_as_a_boxed_source() {
         let mut source: Box<dyn SnapshotSource> = Box::new(Simulator::new(9));
-        assert_eq!(source.next_snapshot().quotes.len(), source.symbols().len());
+        assert_eq!(
+            source.next_snapshot().unwrap().quotes.len(),
+            source.symbols().len()
+        );
     }
 
     #[test]
     fn about_a_quarter_of_the_basket_trades_per_tick() {
         let mut sim = Simulator::new(5);
-        let mut prev = sim.next_snapshot();
+        let mut prev = sim.next_snapshot().unwrap();
         let (mut traded, mut unchanged) = (0usize, 0usize);
         let ticks = 2_000;
         for _ in 0..ticks {
-            let snap = sim.next_snapshot();
+            let snap = sim.next_snapshot().unwrap();
             for (p, q) in prev.quotes.iter().zip(&snap.quotes) {
                 traded += usize::from(q.total_volume != p.total_volume);
                 unchanged += usize::from(q == p);

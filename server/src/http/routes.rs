@@ -4,7 +4,7 @@
 //! |---|---|
 //! | `GET /ws/market` | WebSocket upgrade: `hello`, the newest snapshot, then one per tick |
 //! | `GET /healthz` | `ok` while the process runs |
-//! | `GET /readyz` | 200 once the feed produced a snapshot; 503 before, and while draining |
+//! | `GET /readyz` | 200 once the feed produced a snapshot; 503 (body: why) before it, while the feed is stale or its input ended, and while draining |
 //! | `GET /metrics` | Prometheus/OpenMetrics text (see [`crate::ops::metrics`]) |
 //! | `GET /` and files | the price board from `--www-dir` |
 
@@ -62,12 +62,9 @@ pub fn readyz(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
         .and(warp::get())
         .and(with_state(state))
         .map(|state: AppState| {
-            if crate::ops::readiness::is_ready(&state.hub, &state.draining) {
-                "ready\n".into_response()
-            } else if state.draining.is_cancelled() {
-                reject(StatusCode::SERVICE_UNAVAILABLE, "draining")
-            } else {
-                reject(StatusCode::SERVICE_UNAVAILABLE, "no snapshot yet")
+            match crate::ops::readiness::not_ready(&state.hub, &state.draining, &state.feed) {
+                None => "ready\n".into_response(),
+                Some(why) => reject(StatusCode::SERVICE_UNAVAILABLE, why),
             }
         })
 }

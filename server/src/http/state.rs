@@ -2,24 +2,28 @@
 
 use std::net::SocketAddr;
 
-use bytes::Bytes;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::admission::auth::Authenticator;
 use crate::admission::limits::Limiter;
 use crate::admission::origin::OriginPolicy;
+use crate::fanout::encoder::Greeting;
 use crate::fanout::hub::Hub;
 use crate::fanout::session::SessionConfig;
 use crate::ops::metrics::Metrics;
+use crate::ops::readiness::FeedStatus;
 
 /// Shared server state, cloned into filters and tasks.
 #[derive(Debug, Clone)]
 pub struct AppState {
     /// The client registry.
     pub hub: Hub,
-    /// The `hello` frame, identical for every client, encoded once.
-    pub hello: Bytes,
+    /// The `hello` frame for the current symbol universe, encoded once per
+    /// universe.
+    pub greeting: Greeting,
+    /// The feed's health, for `/readyz`.
+    pub feed: FeedStatus,
     /// Per-connection settings.
     pub session: SessionConfig,
     /// Fires when shutdown begins, `--drain-delay` before clients are closed:

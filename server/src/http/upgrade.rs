@@ -115,7 +115,9 @@ struct Conn {
 async fn start_session(state: AppState, conn: Conn, stream: TcpStream, leftover: bytes::Bytes) {
     let started = tokio::time::Instant::now();
     let expires_at = conn.claims.as_ref().map(|c| started + c.remaining());
-    let client = state.hub.register(conn.peer, stream, state.hello.clone());
+    let client = state
+        .hub
+        .register(conn.peer, stream, state.greeting.frame());
     tracing::info!(client = client.id(), peer = %conn.peer, "client connected");
     let ended = session::run(client, state.hub, leftover, state.session, expires_at).await;
     state.metrics.disconnected(&ended, started.elapsed());

@@ -10,6 +10,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::admission::auth::{KeyError, Secret};
 use crate::fanout::SlowClientPolicy;
+use crate::feed::replay::ReplaySpeed;
+use crate::feed::schedule::Schedule;
+use crate::feed::FeedSpec;
 
 /// Every default setting, in one place.
 pub mod defaults {
@@ -83,6 +86,14 @@ pub mod defaults {
     pub const WORKERS: usize = 0;
     /// Log line format.
     pub const LOG_FORMAT: LogFormat = LogFormat::Text;
+    /// Where snapshots come from (`--feed`).
+    pub const FEED: &str = "simulator";
+    /// Replay speed factor (`--replay-speed`).
+    pub const REPLAY_SPEED: &str = "1";
+    /// A live feed silent this long during a trading phase is stale.
+    pub const FEED_STALE_AFTER: Duration = Duration::from_secs(10);
+    /// The simulator's trading schedule (`--sim-schedule`).
+    pub const SIM_SCHEDULE: &str = "continuous";
 
     use super::{LogFormat, SlowClientPolicy};
 }
@@ -291,6 +302,30 @@ pub struct Config {
     #[arg(long, env = "MARKETFEED_DRAIN_DELAY", default_value = shown(defaults::DRAIN_DELAY), value_parser = humantime::parse_duration)]
     pub drain_delay: Duration,
 
+    /// Where snapshots come from: `simulator`, `stdin` (ingest lines) or `replay:PATH` (a recording).
+    #[arg(long, env = "MARKETFEED_FEED", default_value = defaults::FEED, value_parser = parse_feed)]
+    pub feed: FeedSpec,
+
+    /// Replay speed: a factor of the recorded spacing (`1`, `10`, `0.5`) or `max`.
+    #[arg(long, env = "MARKETFEED_REPLAY_SPEED", default_value = defaults::REPLAY_SPEED, value_parser = parse_speed)]
+    pub replay_speed: ReplaySpeed,
+
+    /// Start a replay over when it reaches the end of the file.
+    #[arg(long, env = "MARKETFEED_REPLAY_LOOP")]
+    pub replay_loop: bool,
+
+    /// Append every published snapshot to this file, one JSON line each (works with any feed).
+    #[arg(long, env = "MARKETFEED_RECORD")]
+    pub record: Option<PathBuf>,
+
+    /// A live feed (stdin) silent this long during a trading phase is stale (/readyz 503, `stale` in snapshots).
+    #[arg(long, env = "MARKETFEED_FEED_STALE_AFTER", default_value = shown(defaults::FEED_STALE_AFTER), value_parser = parse_positive_duration)]
+    pub feed_stale_after: Duration,
+
+    /// The simulator's day: `continuous`, `hose` (the real HOSE day, UTC+7) or `hose-compressed:DURATION`.
+    #[arg(long, env = "MARKETFEED_SIM_SCHEDULE", default_value = defaults::SIM_SCHEDULE, value_parser = parse_schedule)]
+    pub sim_schedule: Schedule,
+
     /// Log line format.
     #[arg(long, env = "MARKETFEED_LOG_FORMAT", value_enum, default_value_t = defaults::LOG_FORMAT)]
     pub log_format: LogFormat,
@@ -333,6 +368,19 @@ fn parse_timer(s: &str) -> Result<Duration, String> {
         return Err("must be at most 24h (browsers cannot schedule longer timers)".into());
     }
     Ok(d)
+}
+
+fn parse_feed(s: &str) -> Result<FeedSpec, String> {
+    s.parse()
+}
+
+fn parse_speed(s: &str) -> Result<ReplaySpeed, String> {
+    s.parse()
+        .map_err(|e: crate::feed::replay::ReplayError| e.to_string())
+}
+
+fn parse_schedule(s: &str) -> Result<Schedule, String> {
+    s.parse()
 }
 
 fn parse_queue(s: &str) -> Result<usize, String> {
@@ -407,6 +455,55 @@ mod tests {
         assert!(c.auth_secret.is_none());
         assert!(!c.limit_loopback);
         assert_eq!(c.log_format, LogFormat::Text);
+        assert_eq!(c.feed, FeedSpec::Simulator);
+        assert_eq!(c.replay_speed, ReplaySpeed::Times(1.0));
+        assert!(!c.replay_loop);
+        assert_eq!(c.record, None);
+        assert_eq!(c.feed_stale_after, defaults::FEED_STALE_AFTER);
+        assert_eq!(c.sim_schedule, Schedule::Continuous);
+    }
+
+    #[test]
+    fn feed_flags_parse() {
+        let c = parse(&[
+            "--feed",
+            "replay:day.jsonl",
+            "--replay-speed",
+            "max",
+            "--replay-loop",
+            "--sim-schedule",
+            "hose-compressed:3m",
+            "--feed-stale-after",
+            "300ms",
+        ])
+        .expect("ok");
+        assert_eq!(c.feed, FeedSpec::Replay(PathBuf::from("day.jsonl")));
+        assert_eq!(c.replay_speed, ReplaySpeed::Max);
+        assert!(c.replay_loop);
+        assert_eq!(
+            c.sim_schedule,
+            Schedule::Compressed(Duration::from_secs(180))
+        );
+        assert_eq!(c.feed_stale_after, Duration::from_millis(300));
+        assert_eq!(
+            parse(&["--feed", "stdin"]).expect("ok").feed,
+            FeedSpec::Stdin
+        );
+        assert_eq!(
+            parse(&["--sim-schedule", "hose"]).expect("ok").sim_schedule,
+            Schedule::Hose
+        );
+        for bad in [
+            ["--feed", "bogus"],
+            ["--feed", "replay:"],
+            ["--replay-speed", "0"],
+            ["--replay-speed", "-1"],
+            ["--sim-schedule", "hose-compressed:0s"],
+            ["--sim-schedule", "weekly"],
+            ["--feed-stale-after", "0s"],
+        ] {
+            assert!(parse(&bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -12,6 +12,11 @@
 //! | `marketfeed_disconnects_total{reason}` | counter | sessions ended, by reason (`dropped` = no closing handshake) |
 //! | `marketfeed_connection_duration_seconds` | histogram | how long sessions lasted |
 //! | `marketfeed_ready` | gauge | 1 when `/readyz` answers 200 |
+//! | `marketfeed_feed_lines_total` | counter | input lines read by the feed (ingest lines, replayed lines) |
+//! | `marketfeed_feed_rejected_total{reason}` | counter | input lines refused, by reason (`feed::REJECT_REASONS`) |
+//! | `marketfeed_feed_stale` | gauge | 1 while a live feed is silent past `--feed-stale-after` in a trading phase |
+//! | `marketfeed_feed_ended` | gauge | 1 once the feed's input ended (the last state is served) |
+//! | `marketfeed_feed_last_update_age_seconds` | gauge | time since a live feed last changed the state (0 before its first update) |
 //! | the fan-out's counters | counter / gauge | `marketfeed_clients`, `marketfeed_ticks_total`, … (see `fanout::counters`) |
 
 use std::fmt::Write as _;
@@ -19,14 +24,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet};
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use tokio_util::sync::CancellationToken;
 
-use super::readiness::is_ready;
+use super::readiness::{not_ready, FeedStatus};
 use crate::fanout::counters::gauge;
 use crate::fanout::hub::Hub;
 use crate::fanout::session::Ended;
@@ -74,7 +81,7 @@ struct Inner {
 impl Metrics {
     /// Metrics reading hub counters from `hub`; `ready` is what `/readyz`
     /// reports.
-    pub fn new(hub: Hub, draining: CancellationToken) -> Self {
+    pub fn new(hub: Hub, draining: CancellationToken, feed: FeedStatus) -> Self {
         let mut registry = Registry::default();
         let accepted = Counter::default();
         let rejected = Family::<Reason, Counter>::default();
@@ -109,7 +116,11 @@ impl Metrics {
             "How long WebSocket sessions lasted",
             duration.clone(),
         );
-        registry.register_collector(Box::new(HubCollector { hub, draining }));
+        registry.register_collector(Box::new(HubCollector {
+            hub,
+            draining,
+            feed,
+        }));
         Self {
             inner: Arc::new(Inner {
                 registry,
@@ -181,17 +192,61 @@ pub fn disconnect_reason(ended: &Ended) -> &'static str {
 struct HubCollector {
     hub: Hub,
     draining: CancellationToken,
+    feed: FeedStatus,
 }
 
 impl Collector for HubCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         self.hub.stats().encode(&mut encoder)?;
-        let ready = is_ready(&self.hub, &self.draining);
+        let ready = not_ready(&self.hub, &self.draining, &self.feed).is_none();
         gauge(
             &mut encoder,
             "marketfeed_ready",
             "1 when /readyz answers 200",
             usize::from(ready),
-        )
+        )?;
+        encode_feed(&mut encoder, &self.feed)
     }
+}
+
+/// The feed's metrics, from the health the ticker last published.
+fn encode_feed(e: &mut DescriptorEncoder, feed: &FeedStatus) -> Result<(), std::fmt::Error> {
+    let health = feed.get();
+    let report = &health.report;
+    let lines = ConstCounter::new(report.lines);
+    lines.encode(e.encode_descriptor(
+        "marketfeed_feed_lines",
+        "Input lines read by the feed",
+        None,
+        lines.metric_type(),
+    )?)?;
+    let mut family = e.encode_descriptor(
+        "marketfeed_feed_rejected",
+        "Input lines refused by the feed, by reason",
+        None,
+        prometheus_client::metrics::MetricType::Counter,
+    )?;
+    for &reason in crate::feed::REJECT_REASONS {
+        let n = report.rejected.get(reason).copied().unwrap_or(0);
+        ConstCounter::new(n).encode(family.encode_family(&Reason { reason })?)?;
+    }
+    gauge(
+        e,
+        "marketfeed_feed_stale",
+        "1 while a live feed is silent past --feed-stale-after in a trading phase",
+        usize::from(health.stale),
+    )?;
+    gauge(
+        e,
+        "marketfeed_feed_ended",
+        "1 once the feed's input ended",
+        usize::from(report.ended),
+    )?;
+    let age = ConstGauge::new(report.since_last_update.map_or(0.0, |d| d.as_secs_f64()));
+    age.encode(e.encode_descriptor(
+        "marketfeed_feed_last_update_age_seconds",
+        "Time since a live feed last changed the state",
+        None,
+        age.metric_type(),
+    )?)
 }

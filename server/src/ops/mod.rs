@@ -4,7 +4,8 @@
 //! - [`config`]: flags and `MARKETFEED_*` environment, each default
 //!   written once in `config::defaults`; the `token` subcommand's flags.
 //! - [`metrics`]: the Prometheus registry behind `GET /metrics`.
-//! - [`readiness`]: what `GET /readyz` answers.
+//! - [`readiness`]: what `GET /readyz` answers, and the feed's health the
+//!   ticker publishes for it and the metrics.
 //! - [`memory`]: gives heap freed after connection bursts back to the OS.
 
 pub mod config;
