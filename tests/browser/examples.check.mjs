@@ -42,7 +42,11 @@ try {
     page.setDefaultTimeout(15_000);
     const errors = [];
     page.on("pageerror", (e) => errors.push(`pageerror: ${e.message}`));
-    page.on("console", (m) => { if (m.type() === "error") errors.push(`console: ${m.text()}`); });
+    // Failed requests are reported with their URL by the response handler.
+    page.on("console", (m) => {
+      if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) errors.push(`console: ${m.text()}`);
+    });
+    page.on("response", (r) => { if (r.status() >= 400) errors.push(`HTTP ${r.status()} ${r.url()}`); });
     try {
       await page.goto(new URL(`${name}/`, BASE).href);
       await page.waitForFunction(() => document.getElementById("state")?.textContent === "open");
