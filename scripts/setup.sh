@@ -41,13 +41,18 @@ if ! command -v promtool >/dev/null; then
   if [[ ! -e $policy ]]; then
     printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && own_policy=1
   fi
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
-  [[ $own_policy == 1 ]] && rm -f "$policy"
-  if command -v systemctl >/dev/null && systemctl is-active --quiet prometheus 2>/dev/null; then
-    systemctl disable --now prometheus >/dev/null 2>&1 || true
+  installed=1
+  { apt-get update -qq &&
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; } ||
+    installed=0
+  if [[ $own_policy == 1 ]]; then rm -f "$policy"; fi
+  [[ $installed == 1 ]] || die "apt-get install prometheus failed"
+  # Neither running now nor started at boot (disable works without a
+  # running systemd too: it only removes the enablement links).
+  if command -v systemctl >/dev/null; then
+    systemctl disable --now prometheus >/dev/null 2>&1 || systemctl disable prometheus >/dev/null 2>&1 || true
   fi
-  command -v invoke-rc.d >/dev/null && invoke-rc.d prometheus stop >/dev/null 2>&1 || true
+  if command -v invoke-rc.d >/dev/null; then invoke-rc.d prometheus stop >/dev/null 2>&1 || true; fi
 fi
 
 if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
