@@ -2,7 +2,7 @@
 # Installs what building and testing marketfeed needs and is missing, from
 # the package registries only (Debian, crates.io, npm): the wasm32 target,
 # wasm-pack, the wasm-bindgen CLI at the Cargo.lock version, cargo-fuzz,
-# Debian's chromium + chromium-driver, and the browser tests' node packages.
+# Debian's chromium + chromium-driver, Debian's prometheus (for promtool), and the browser tests' node packages.
 # Safe to re-run: every step is skipped when already satisfied.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -28,6 +28,31 @@ if [[ $browser == 1 ]] && { ! command -v chromium >/dev/null || ! command -v chr
   [[ $(id -u) -eq 0 ]] || die "root needed to apt-get install chromium chromium-driver"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
+
+# promtool checks deploy/alerts.yml. Debian's prometheus package enables and
+# tries to start a prometheus service: a policy-rc.d that denies starts is
+# in place during the install (unless one exists), and any service that
+# started anyway is stopped, so none is left running.
+if ! command -v promtool >/dev/null; then
+  say "installing prometheus for promtool (Debian)"
+  [[ $(id -u) -eq 0 ]] || die "root needed to apt-get install prometheus"
+  policy=/usr/sbin/policy-rc.d own_policy=0
+  if [[ ! -e $policy ]]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && own_policy=1
+  fi
+  installed=1
+  { apt-get update -qq &&
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; } ||
+    installed=0
+  if [[ $own_policy == 1 ]]; then rm -f "$policy"; fi
+  [[ $installed == 1 ]] || die "apt-get install prometheus failed"
+  # Neither running now nor started at boot (disable works without a
+  # running systemd too: it only removes the enablement links).
+  if command -v systemctl >/dev/null; then
+    systemctl disable --now prometheus >/dev/null 2>&1 || systemctl disable prometheus >/dev/null 2>&1 || true
+  fi
+  if command -v invoke-rc.d >/dev/null; then invoke-rc.d prometheus stop >/dev/null 2>&1 || true; fi
 fi
 
 if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then

@@ -5,7 +5,10 @@
 #   3. `wasm-pack test --headless --chrome` on web-client (pure unit tests in
 #      the browser + tests/live.rs against a live server under
 #      tests/browser/supervisor.mjs),
-#   4. the Playwright check of the board (tests/browser/board.check.mjs).
+#   4. the Playwright check of the board (tests/browser/board.check.mjs),
+#   5. the example apps under examples/ built (vite-ts, webpack: npm ci,
+#      tsc --strict, bundler build) and checked live in Chromium
+#      (tests/browser/examples.check.mjs).
 # Every process it starts is stopped on exit, failure or not; exits non-zero
 # if any step fails. Screenshots land in tests/artifacts/.
 #
@@ -122,6 +125,52 @@ run_board_check() {
     node tests/browser/board.check.mjs
 }
 step "Playwright check of the board" run_board_check
+
+# ---- example apps (examples/) ------------------------------------------------------
+# plain-html is served as is, with the --target web package as ./pkg/; the
+# bundled apps install the bundler package from an `npm pack` tarball of
+# web-client/pkg, type-check with tsc --strict and build; the built pages
+# are gathered into one --www-dir and checked in Chromium.
+examples_www="$work/examples-www"
+mkdir -p "$examples_www/plain-html"
+cp examples/plain-html/index.html "$examples_www/plain-html/"
+cp -r web-client/pkg-web "$examples_www/plain-html/pkg"
+examples=(plain-html)
+pack_client() {
+  mkdir -p "$work/pack"
+  (cd "$work/pack" && npm pack --silent "$root/web-client/pkg" >/dev/null)
+  ls "$work"/pack/*.tgz
+}
+build_bundled_example() { # app tarball
+  local app="$1" tgz="$2" dir="$root/examples/$1"
+  if [[ ! -d "$dir/node_modules" || "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]]; then
+    npm ci --prefix "$dir" --no-audit --no-fund >&2
+  fi
+  # The tarball changes with every build, so it is not in the lockfile:
+  # installed over the pinned toolchain, as `npm install <tgz>` would.
+  (cd "$dir" && npm install --no-save --no-audit --no-fund "$tgz" >&2)
+  (cd "$dir" && npm run --silent typecheck >&2 && npm run --silent build >&2)
+  rm -rf "${examples_www:?}/$app"
+  cp -r "$dir/dist" "$examples_www/$app"
+}
+bundled=()
+for app in vite-ts webpack; do
+  if [[ -f "examples/$app/package.json" ]]; then bundled+=("$app"); fi
+done
+if [[ ${#bundled[@]} -gt 0 ]]; then
+  client_tgz="$(pack_client)"
+  for app in "${bundled[@]}"; do
+    step "examples/$app: npm ci, tsc --strict, build" build_bundled_example "$app" "$client_tgz"
+    if [[ -f "$examples_www/$app/index.html" ]]; then examples+=("$app"); fi
+  done
+fi
+start_supervisor examples -- --tick-interval 200ms --heartbeat-interval 5s --www-dir "$examples_www" --seed 13
+examples_info="$(cat "$work/examples.ready")"
+run_examples_check() {
+  EXAMPLES_URL="$(json "$examples_info" httpUrl)" EXAMPLES="${examples[*]}" \
+    node tests/browser/examples.check.mjs
+}
+step "Playwright check of the example apps (${examples[*]})" run_examples_check
 
 say "passed: ${passed[*]:-none}"
 [[ ${#failed[@]} -eq 0 ]] || say "failed: ${failed[*]}"

@@ -26,6 +26,9 @@ cargo build -p marketfeed-protocol --target wasm32-unknown-unknown --locked
 say "native tests"
 cargo test --workspace --locked
 
+say "operator's kit (promtool, systemd-analyze)"
+scripts/check-deploy.sh
+
 say "fuzz smoke run (25 s per target)"
 scripts/fuzz.sh 25
 
