@@ -165,7 +165,16 @@ indices: Array<IndexQuote>,
 /**
  * Aggregate foreign-investor flow over the VN30 basket.
  */
-foreign: ForeignFlow, };
+foreign: ForeignFlow, 
+/**
+ * `true` when the server's live feed has gone silent for longer than
+ * its `--feed-stale-after` during a trading phase, or its input has
+ * ended while the phase says the market trades: the prices shown are
+ * the last known, not live. Absent on the wire while the feed is fresh
+ * (so v1 clients and fixtures are unchanged); an absent field reads as
+ * `false`.
+ */
+stale?: boolean, };
 
 export type Hello = { type: "hello" } & { 
 /**
