@@ -149,6 +149,7 @@ impl Server {
                 .as_ref()
                 .map(admission::auth::Authenticator::new),
             origins: admission::origin::OriginPolicy::new(config.allowed_origins.clone()),
+            proxies: admission::proxy::TrustedProxies::new(config.trusted_proxies.clone()),
             limiter: limiter.clone(),
             metrics: metrics.clone(),
             retry_after_secs: defaults::RETRY_AFTER_SECS,

@@ -33,6 +33,11 @@ fn fails_with(args: &[&str], expected: &str) {
 
 #[test]
 fn bad_values_give_one_line() {
+    fails_with(
+        &["--trusted-proxy", "10.0.0.0/33"],
+        "prefix length must be 0–32",
+    );
+    fails_with(&["--trusted-proxy", "proxy.lan"], "--trusted-proxy");
     fails_with(&["--tick-interval", "0s"], "must be greater than zero");
     fails_with(&["--tick-interval", "soon"], "--tick-interval");
     fails_with(

@@ -7,6 +7,7 @@
 //!   [`auth::mint`] for applications issuing tokens.
 //! - [`origin`]: the `Origin` allow-list.
 //! - [`limits`]: connection slots, global and per IP.
+//! - [`proxy`]: `--trusted-proxy` ranges and the client address behind them.
 //!
 //! Nothing here knows about sockets or the fan-out: each check is a pure
 //! function of the request (or a slot counter), used by `http::upgrade`.
@@ -14,6 +15,7 @@
 pub mod auth;
 pub mod limits;
 pub mod origin;
+pub mod proxy;
 pub mod rejection;
 
 pub use rejection::Rejection;

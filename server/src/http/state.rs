@@ -8,6 +8,7 @@ use tokio_util::task::TaskTracker;
 use crate::admission::auth::Authenticator;
 use crate::admission::limits::Limiter;
 use crate::admission::origin::OriginPolicy;
+use crate::admission::proxy::TrustedProxies;
 use crate::fanout::encoder::Greeting;
 use crate::fanout::hub::Hub;
 use crate::fanout::session::SessionConfig;
@@ -35,6 +36,8 @@ pub struct AppState {
     pub auth: Option<Authenticator>,
     /// The `Origin` allow-list.
     pub origins: OriginPolicy,
+    /// Proxies whose forwarding headers name the client.
+    pub proxies: TrustedProxies,
     /// Connection slots, global and per IP.
     pub limiter: Limiter,
     /// Prometheus metrics.

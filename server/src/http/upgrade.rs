@@ -5,7 +5,9 @@
 //! Every refusal happens here, before the upgrade, as a plain-text answer
 //! whose status, reason and metrics label come from its
 //! [`Rejection`]; checked in this order: draining, handshake headers,
-//! `Origin`, token, connection slot.
+//! `Origin`, token, connection slot (per IP of the client, which behind a
+//! `--trusted-proxy` is the address its forwarding header names; logged
+//! with port 0 then).
 
 use std::net::SocketAddr;
 
@@ -58,6 +60,13 @@ pub fn upgrade(
             Rejection::BadHandshake,
             reject(StatusCode::BAD_REQUEST, "connection cannot be upgraded"),
         );
+    };
+    // Behind a trusted proxy the client is who its forwarding header names.
+    let client_ip = state.proxies.client_ip(peer.ip(), &headers);
+    let peer = if client_ip == peer.ip() {
+        peer
+    } else {
+        SocketAddr::new(client_ip, 0)
     };
     let permit = match state.limiter.acquire(peer.ip()) {
         Ok(permit) => permit,

@@ -9,6 +9,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::admission::auth::{KeyError, Secret};
+use crate::admission::proxy::Cidr;
 use crate::fanout::SlowClientPolicy;
 use crate::feed::replay::ReplaySpeed;
 use crate::feed::schedule::Schedule;
@@ -277,6 +278,16 @@ pub struct Config {
     /// repeatable, env as a comma list. None given: every origin is allowed.
     #[arg(long = "allowed-origin", env = "MARKETFEED_ALLOWED_ORIGINS", value_delimiter = ',', value_parser = parse_origin)]
     pub allowed_origins: Vec<String>,
+
+    /// Reverse proxy address range (CIDR, e.g. `127.0.0.1/32` or `10.0.0.0/8`)
+    /// whose `X-Forwarded-For`/`Forwarded` header names the client; repeatable,
+    /// env as a comma list. None given: the TCP peer is the client.
+    #[arg(
+        long = "trusted-proxy",
+        env = "MARKETFEED_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<Cidr>,
 
     /// WebSocket clients at once; beyond it the handshake gets 503.
     #[arg(long, env = "MARKETFEED_MAX_CONNECTIONS", default_value_t = defaults::MAX_CONNECTIONS, value_parser = parse_queue)]
