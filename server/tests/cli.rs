@@ -3,12 +3,14 @@
 
 #![allow(clippy::unwrap_used, missing_docs)]
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-const BIN: &str = env!("CARGO_BIN_EXE_marketfeed-server");
+mod common;
+
+use common::BIN;
 
 fn fails_with(args: &[&str], expected: &str) {
     let out = Command::new(BIN)
@@ -112,26 +114,9 @@ fn help_lists_every_setting() {
     }
 }
 
-/// Starts the binary on port 0 and reads the bound address from its log.
+/// Starts the binary on port 0 with a fast tick.
 fn spawn_server() -> (std::process::Child, String) {
-    let mut child = Command::new(BIN)
-        .args(["--bind", "127.0.0.1:0", "--tick-interval", "50ms"])
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let addr = loop {
-        let line = lines.next().expect("server exited early").unwrap();
-        if let Some(rest) = line.split("listening on ").nth(1) {
-            break rest.split_whitespace().next().unwrap().to_owned();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    (child, addr)
+    common::spawn(&["--tick-interval", "50ms"], Stdio::null())
 }
 
 #[test]

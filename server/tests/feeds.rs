@@ -5,7 +5,7 @@
 
 #![allow(clippy::unwrap_used, missing_docs)]
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -14,7 +14,9 @@ use marketfeed_protocol::{decode_server, MarketSnapshot, ServerMessage, TradingP
 use tungstenite::protocol::Role;
 use tungstenite::{Message, WebSocket};
 
-const BIN: &str = env!("CARGO_BIN_EXE_marketfeed-server");
+mod common;
+
+use common::BIN;
 const WAIT: Duration = Duration::from_secs(10);
 
 struct Server {
@@ -31,26 +33,7 @@ impl Drop for Server {
 }
 
 fn spawn(args: &[&str], stdin: Stdio) -> Server {
-    let mut child = Command::new(BIN)
-        .args(["--bind", "127.0.0.1:0"])
-        .args(args)
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stdin(stdin)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let addr = loop {
-        let line = lines.next().expect("server exited early").unwrap();
-        if let Some(rest) = line.split("listening on ").nth(1) {
-            break rest.split_whitespace().next().unwrap().to_owned();
-        }
-    };
-    // Keep draining the log so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines.by_ref() {});
+    let (mut child, addr) = common::spawn(args, stdin);
     let stdin = child.stdin.take();
     Server { child, addr, stdin }
 }
