@@ -54,7 +54,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-pub use fanout::{HubStats, SlowClientPolicy};
+pub use fanout::{HubStats, SlowClientPolicy, TickHistogram, TICK_BUCKETS_US};
 pub use ops::config::{
     defaults, load_secret, Cli, Command, Config, ConfigError, LogFormat, TokenArgs,
 };

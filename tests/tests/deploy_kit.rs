@@ -163,8 +163,11 @@ async fn dashboard_and_alerts_name_only_exported_metrics() {
         "marketfeed_disconnects_total",
         "marketfeed_slow_client_drops_total",
         "marketfeed_tick_fanout_seconds_total",
+        "marketfeed_tick_fanout_duration_seconds_bucket",
+        "marketfeed_tick_encode_duration_seconds_bucket",
         "marketfeed_fanouts_total",
         "marketfeed_bytes_sent_total",
+        "marketfeed_bytes_sent_by_format_total",
     ] {
         assert!(
             used.contains(name),

@@ -137,3 +137,107 @@ async fn healthz_and_readyz() {
     let _ = futures_util::SinkExt::close(&mut client).await;
     stopping.await.unwrap();
 }
+
+/// The cumulative `_bucket` samples of histogram `name`: `(le, count)`.
+fn buckets(text: &str, name: &str) -> Vec<(String, f64)> {
+    let prefix = format!("{name}_bucket{{le=\"");
+    text.lines()
+        .filter_map(|l| l.strip_prefix(&prefix))
+        .map(|rest| {
+            let (le, value) = rest.split_once("\"} ").unwrap();
+            (le.to_owned(), value.parse().unwrap())
+        })
+        .collect()
+}
+
+/// Checks the shape of one tick histogram and returns its `_count`.
+fn check_tick_histogram(text: &str, name: &str) -> f64 {
+    assert!(
+        text.contains(&format!("# TYPE {name} histogram")),
+        "{name} is not a histogram:\n{text}"
+    );
+    let b = buckets(text, name);
+    let les: Vec<&str> = b.iter().map(|(le, _)| le.as_str()).collect();
+    let mut want: Vec<String> = marketfeed_server::TICK_BUCKETS_US
+        .iter()
+        .map(|&us| (us as f64 / 1e6).to_string())
+        .collect();
+    want.push("+Inf".into());
+    let want_f: Vec<f64> = want.iter().filter_map(|s| s.parse().ok()).collect();
+    let got_f: Vec<f64> = les.iter().filter_map(|s| s.parse().ok()).collect();
+    assert_eq!(got_f, want_f, "{name} bounds: {les:?}");
+    assert_eq!(les.last(), Some(&"+Inf"), "{name}: {les:?}");
+    assert!(
+        b.windows(2).all(|w| w[0].1 <= w[1].1),
+        "{name} buckets not cumulative: {b:?}"
+    );
+    let count = metric(text, &format!("{name}_count")).unwrap();
+    assert_eq!(b.last().unwrap().1, count, "{name}: +Inf bucket != _count");
+    let sum = metric(text, &format!("{name}_sum")).unwrap();
+    assert!(
+        sum >= 0.0 && sum <= count * 2.5,
+        "{name}: sum {sum} for {count}"
+    );
+    count
+}
+
+#[tokio::test]
+async fn tick_durations_are_histograms_and_bytes_are_counted_per_format() {
+    let server = start(config()).await;
+    let addr = server.local_addr();
+    let mut ws = connect(addr).await;
+    skip_greeting(&mut ws).await;
+    let _ = next_snapshot(&mut ws).await;
+    let text = metrics_until(addr, |m| {
+        metric(m, "marketfeed_fanouts_total").is_some_and(|f| f >= 3.0)
+    })
+    .await;
+
+    let fanouts = metric(&text, "marketfeed_fanouts_total").unwrap();
+    let serializations = metric(&text, "marketfeed_serializations_total").unwrap();
+    let fanout_count = check_tick_histogram(&text, "marketfeed_tick_fanout_duration_seconds");
+    let encode_count = check_tick_histogram(&text, "marketfeed_tick_encode_duration_seconds");
+    // Counted in the same call, read at one scrape: at most the fan-out
+    // or encode under way in between.
+    assert!(
+        (fanouts..=fanouts + 1.0).contains(&fanout_count),
+        "{fanout_count} fan-outs observed, {fanouts} counted"
+    );
+    assert!(
+        (serializations..=serializations + 1.0).contains(&encode_count),
+        "{encode_count} encodes observed, {serializations} counted"
+    );
+    // On loopback with one client, every fan-out is far below a 50 ms tick.
+    let le_50ms = buckets(&text, "marketfeed_tick_fanout_duration_seconds")
+        .into_iter()
+        .find(|(le, _)| le == "0.05")
+        .unwrap()
+        .1;
+    assert!(
+        le_50ms >= fanouts,
+        "{le_50ms} of {fanout_count} under 50 ms:\n{text}"
+    );
+    assert!(metric(&text, "marketfeed_tick_encode_duration_seconds_sum").unwrap() > 0.0);
+
+    // Every byte is counted under the client's format; today that is v1.
+    let by_format = |m: &str, f: &str| {
+        metric(
+            m,
+            &format!(r#"marketfeed_bytes_sent_by_format_total{{format="{f}"}}"#),
+        )
+        .unwrap_or_else(|| panic!("{f} missing:\n{m}"))
+    };
+    let total = metric(&text, "marketfeed_bytes_sent_total").unwrap();
+    assert!(total > 300.0, "{total}");
+    assert_eq!(by_format(&text, "marketfeed.v1.json"), total);
+    assert_eq!(by_format(&text, "marketfeed.v2.json"), 0.0);
+    assert_eq!(by_format(&text, "marketfeed.v2.bin"), 0.0);
+
+    // A client gone keeps its bytes under its format.
+    drop(ws);
+    let text = metrics_until(addr, |m| metric(m, "marketfeed_clients") == Some(0.0)).await;
+    let total_after = metric(&text, "marketfeed_bytes_sent_total").unwrap();
+    assert!(total_after >= total);
+    assert_eq!(by_format(&text, "marketfeed.v1.json"), total_after);
+    server.shutdown().await;
+}

@@ -20,12 +20,7 @@ use crate::ws::frame;
 pub(crate) fn snapshot(snapshot: MarketSnapshot, counters: &Counters) -> Bytes {
     let started = Instant::now();
     let frame = message(&ServerMessage::Snapshot(snapshot));
-    Counters::inc(&counters.serializations);
-    Counters::time(
-        &counters.last_encode_us,
-        &counters.encode_us_total,
-        started.elapsed(),
-    );
+    counters.encoded(started.elapsed());
     frame
 }
 

@@ -19,11 +19,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use marketfeed_protocol::{CloseCode, MarketSnapshot};
+use marketfeed_protocol::{CloseCode, MarketSnapshot, Subprotocol};
 use tokio::net::TcpStream;
 
 use super::clock::Clock;
-use super::counters::{Counters, HubStats};
+use super::counters::{self, Counters, HubStats};
 use super::encoder;
 use super::outbox::{Client, ClientId, SlowClientPolicy};
 use crate::ws::frame;
@@ -113,6 +113,19 @@ impl Hub {
     /// the newest snapshot are queued before any later broadcast can reach
     /// the client, so a late joiner gets state at once and in order.
     pub fn register(&self, peer: SocketAddr, stream: TcpStream, greeting: Bytes) -> Arc<Client> {
+        self.register_as(peer, stream, greeting, Subprotocol::DEFAULT)
+    }
+
+    /// [`Hub::register`] for a client of wire format `format` (the
+    /// negotiated subprotocol), set before its first byte is written: the
+    /// client's bytes are counted under that format.
+    pub fn register_as(
+        &self,
+        peer: SocketAddr,
+        stream: TcpStream,
+        greeting: Bytes,
+        format: Subprotocol,
+    ) -> Arc<Client> {
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         let cfg = self.inner.config;
         let client = Arc::new(Client::new(
@@ -123,6 +136,7 @@ impl Hub {
             cfg.client_queue,
             self.inner.clock,
         ));
+        client.set_format(format);
         let mut reg = self.registry();
         client.send_control(greeting);
         if let Some(snapshot) = reg.latest.pending.take() {
@@ -148,8 +162,9 @@ impl Hub {
         let count = reg.clients.len();
         // Under the lock, so `stats` never sees them twice or not at all.
         let c = &self.inner.counters;
-        c.bytes_sent
-            .fetch_add(client.bytes_sent(), Ordering::Relaxed);
+        let sent = client.bytes_sent();
+        c.bytes_sent.fetch_add(sent, Ordering::Relaxed);
+        c.bytes_sent_by_format.add(client.format(), sent);
         c.dropped.fetch_add(client.dropped(), Ordering::Relaxed);
         c.clients.store(count, Ordering::Relaxed);
         drop(reg);
@@ -186,8 +201,7 @@ impl Hub {
             client.offer_snapshot(&frame);
         }
         let c = &self.inner.counters;
-        Counters::time(&c.last_fanout_us, &c.fanout_us_total, started.elapsed());
-        Counters::inc(&c.fanouts);
+        c.fanned_out(started.elapsed());
     }
 
     /// Pings every client, and asks those silent for longer than `limit`
@@ -228,7 +242,9 @@ impl Hub {
         stats.clients = reg.clients.len();
         for client in reg.clients.values() {
             stats.dropped += client.dropped();
-            stats.bytes_sent += client.bytes_sent();
+            let sent = client.bytes_sent();
+            stats.bytes_sent += sent;
+            counters::add_format(&mut stats.bytes_sent_by_format, client.format(), sent);
         }
         stats
     }

@@ -25,5 +25,5 @@ pub mod ratelimit;
 pub mod session;
 pub mod ticker;
 
-pub use counters::HubStats;
+pub use counters::{HubStats, TickHistogram, TICK_BUCKETS_US};
 pub use outbox::SlowClientPolicy;

@@ -15,10 +15,12 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
 
 use bytes::Bytes;
+use marketfeed_protocol::Subprotocol;
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
 
 use crate::fanout::clock::Clock;
+use crate::fanout::counters::FormatCell;
 
 /// Most frames handed to one `writev`.
 const MAX_BATCH: usize = 16;
@@ -103,6 +105,7 @@ pub struct Client {
     dropped: AtomicU64,
     delivered: AtomicU64,
     bytes_sent: AtomicU64,
+    format: FormatCell,
     last_drop_log_ms: AtomicU64,
     drop_logged: AtomicBool,
     connected_at: Instant,
@@ -131,6 +134,7 @@ impl Client {
             dropped: AtomicU64::new(0),
             delivered: AtomicU64::new(0),
             bytes_sent: AtomicU64::new(0),
+            format: FormatCell::default(),
             last_drop_log_ms: AtomicU64::new(0),
             drop_logged: AtomicBool::new(false),
             connected_at: Instant::now(),
@@ -165,6 +169,20 @@ impl Client {
     /// Bytes handed to the kernel for this client (frames of every kind).
     pub fn bytes_sent(&self) -> u64 {
         self.bytes_sent.load(Ordering::Relaxed)
+    }
+
+    /// The connection's wire format (its subprotocol); its bytes are
+    /// counted under this format's name.
+    pub fn format(&self) -> Subprotocol {
+        self.format.get()
+    }
+
+    /// Sets the wire format (what the handshake negotiated; until then a
+    /// client is [`Subprotocol::DEFAULT`]). Set it before the first
+    /// write: the bytes sent are counted under the format of the moment
+    /// they are read.
+    pub fn set_format(&self, format: Subprotocol) {
+        self.format.set(format);
     }
 
     /// When the connection was accepted.

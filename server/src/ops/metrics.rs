@@ -17,7 +17,10 @@
 //! | `marketfeed_feed_stale` | gauge | 1 while a live feed is silent past `--feed-stale-after` in a trading phase |
 //! | `marketfeed_feed_ended` | gauge | 1 once the feed's input ended (the last state is served) |
 //! | `marketfeed_feed_last_update_age_seconds` | gauge | time since a live feed last changed the state (0 before its first update) |
-//! | the fan-out's counters | counter / gauge | `marketfeed_clients`, `marketfeed_ticks_total`, … (see `fanout::counters`) |
+//! | `marketfeed_tick_encode_duration_seconds` | histogram | time each snapshot took to encode (buckets: `fanout::counters::TICK_BUCKETS_US`) |
+//! | `marketfeed_tick_fanout_duration_seconds` | histogram | time each fan-out to every client took (same buckets) |
+//! | `marketfeed_bytes_sent_by_format_total{format}` | counter | bytes sent, by wire format (`Subprotocol::name()`) |
+//! | the fan-out's other counters | counter / gauge | `marketfeed_clients`, `marketfeed_ticks_total`, … (see `fanout::counters`) |
 
 use std::fmt::Write as _;
 use std::sync::Arc;
