@@ -56,8 +56,9 @@ use tokio_util::task::TaskTracker;
 
 pub use fanout::{HubStats, SlowClientPolicy, TickHistogram, TICK_BUCKETS_US};
 pub use ops::config::{
-    defaults, load_secret, Cli, Command, Config, ConfigError, LogFormat, TokenArgs,
+    defaults, load_secret, Cli, Command, Config, ConfigCommand, ConfigError, LogFormat, TokenArgs,
 };
+pub use ops::config_file::{check as check_config_file, parse_cli, CliError};
 
 use crate::fanout::hub::{Hub, HubConfig};
 use crate::fanout::session::SessionConfig;

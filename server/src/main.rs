@@ -1,23 +1,25 @@
 //! `marketfeed-server`: parse the configuration, bind, serve until SIGINT
 //! or SIGTERM, then shut down gracefully. `marketfeed-server token` prints
-//! a signed token instead.
+//! a signed token instead; `marketfeed-server config check PATH` checks a
+//! config file.
 
 use std::process::ExitCode;
 
-use clap::Parser;
 use marketfeed_server::{
-    auth, load_secret, run, Cli, Command, Config, ConfigError, LogFormat, ServerError, TokenArgs,
+    auth, check_config_file, load_secret, parse_cli, run, CliError, Command, Config, ConfigCommand,
+    ConfigError, LogFormat, ServerError, TokenArgs,
 };
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match parse_cli(std::env::args_os()) {
         Ok(cli) => cli,
-        Err(e) if !e.use_stderr() => e.exit(), // --help, --version
-        Err(e) => return fail(&first_line(&e.to_string())),
+        Err(CliError::Args(e)) if !e.use_stderr() => e.exit(), // --help, --version
+        Err(e) => return fail(&e.to_string()),
     };
     let mut config = match cli.command {
         Some(Command::Token(args)) => return print_token(&args),
+        Some(Command::Config(ConfigCommand::Check { path })) => return check_config(&path),
         None => cli.config,
     };
     if let Err(e) = config.load_secret() {
@@ -47,6 +49,17 @@ fn print_token(args: &TokenArgs) -> ExitCode {
     match minted {
         Ok(token) => {
             println!("{token}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e.to_string()),
+    }
+}
+
+/// `config check PATH`: the effective configuration on stdout.
+fn check_config(path: &std::path::Path) -> ExitCode {
+    match check_config_file(path) {
+        Ok(text) => {
+            print!("{text}");
             ExitCode::SUCCESS
         }
         Err(e) => fail(&e.to_string()),
@@ -115,14 +128,6 @@ fn init_logging(format: LogFormat) {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().flatten_event(true).init(),
     }
-}
-
-fn first_line(s: &str) -> String {
-    s.lines()
-        .next()
-        .unwrap_or(s)
-        .trim_start_matches("error: ")
-        .to_owned()
 }
 
 fn fail(message: &str) -> ExitCode {

@@ -1,7 +1,8 @@
 //! The operator's kit in `deploy/` against the real server: every metric
 //! the Grafana dashboard and the alert rules name is exported by a running
 //! server's `/metrics` (with the label values they select), and the systemd
-//! unit's limits fit the flags it starts the server with.
+//! unit's limits fit the settings it starts the server with (its flags and
+//! the example `deploy/marketfeed.toml` it reads with `--config`).
 
 #![allow(clippy::unwrap_used, missing_docs)]
 
@@ -17,6 +18,7 @@ use harden::*;
 const DASHBOARD: &str = include_str!("../../deploy/grafana-dashboard.json");
 const ALERTS: &str = include_str!("../../deploy/alerts.yml");
 const UNIT: &str = include_str!("../../deploy/marketfeed.service");
+const EXAMPLE_CONFIG: &str = include_str!("../../deploy/marketfeed.toml");
 
 /// Every `marketfeed_…` identifier in `text`, with the `{…}` selector that
 /// follows it, if any.
@@ -188,38 +190,60 @@ fn unit_value(key: &str) -> String {
         .to_owned()
 }
 
-/// The value of `--flag` on the unit's ExecStart (continued lines joined).
-fn exec_flag(flag: &str) -> String {
+/// The words of the unit's ExecStart (continued lines joined).
+fn exec_words() -> Vec<String> {
     let start = UNIT.find("ExecStart=").unwrap();
     let mut cmd = String::new();
-    for line in UNIT[start..].lines() {
+    for line in UNIT[start + "ExecStart=".len()..].lines() {
         cmd.push_str(line.trim_end_matches('\\'));
         cmd.push(' ');
         if !line.ends_with('\\') {
             break;
         }
     }
-    let mut words = cmd.split_whitespace();
-    words
-        .by_ref()
-        .find(|w| *w == flag)
-        .unwrap_or_else(|| panic!("{flag} missing from ExecStart: {cmd}"));
-    words.next().unwrap().to_owned()
+    cmd.split_whitespace().map(str::to_owned).collect()
+}
+
+/// The setting `key` the unit starts the server with: `--key VALUE` on
+/// ExecStart, else `key = VALUE` in the `--config` file (the example
+/// `deploy/marketfeed.toml`, installed under the name ExecStart gives).
+fn exec_setting(key: &str) -> String {
+    let words = exec_words();
+    let after = |flag: &str| {
+        words
+            .iter()
+            .position(|w| w == flag)
+            .map(|i| words[i + 1].clone())
+    };
+    if let Some(v) = after(&format!("--{key}")) {
+        return v;
+    }
+    let config = after("--config").unwrap_or_else(|| panic!("--{key} missing from ExecStart"));
+    assert!(
+        config.ends_with("/marketfeed.toml"),
+        "ExecStart reads {config}, not the example deploy/marketfeed.toml"
+    );
+    EXAMPLE_CONFIG
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .find(|(k, _)| k.trim() == key)
+        .map(|(_, v)| v.trim().trim_matches('"').to_owned())
+        .unwrap_or_else(|| panic!("{key} missing from deploy/marketfeed.toml"))
 }
 
 #[test]
-fn service_unit_fits_the_flags_it_starts_the_server_with() {
+fn service_unit_fits_the_settings_it_starts_the_server_with() {
     let secs = |s: &str| humantime::parse_duration(s).unwrap();
     assert_eq!(unit_value("DynamicUser"), "yes");
     assert!(UNIT.contains("Restart=on-failure"));
-    let max_connections: u64 = exec_flag("--max-connections").parse().unwrap();
+    let max_connections: u64 = exec_setting("max-connections").parse().unwrap();
     let nofile: u64 = unit_value("LimitNOFILE").parse().unwrap();
     let pending = marketfeed_server::Config::with_defaults().max_pending_handshakes as u64;
     assert!(
         nofile > max_connections + pending,
         "LimitNOFILE={nofile} leaves no room for {max_connections} clients + {pending} handshakes"
     );
-    let drain = secs(&exec_flag("--drain-delay")) + secs(&exec_flag("--shutdown-drain"));
+    let drain = secs(&exec_setting("drain-delay")) + secs(&exec_setting("shutdown-drain"));
     let stop = secs(&unit_value("TimeoutStopSec"));
     assert!(
         stop > drain + Duration::from_secs(1),

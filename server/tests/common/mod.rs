@@ -11,9 +11,15 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_marketfeed-server");
 /// the address from its "listening on" line. Its log keeps being drained
 /// so the server never blocks on a full pipe.
 pub fn spawn(args: &[&str], stdin: Stdio) -> (Child, String) {
+    spawn_with_env(args, &[], stdin)
+}
+
+/// [`spawn`] with extra environment variables.
+pub fn spawn_with_env(args: &[&str], env: &[(&str, &str)], stdin: Stdio) -> (Child, String) {
     let mut child = Command::new(BIN)
         .args(["--bind", "127.0.0.1:0"])
         .args(args)
+        .envs(env.iter().copied())
         .env("RUST_LOG", "info")
         .env("NO_COLOR", "1")
         .stdin(stdin)
