@@ -4,10 +4,10 @@
 //!
 //! Ownership: the JS `MarketClient` holds the only strong reference to
 //! [`Shared`]; every socket listener, timer and page listener holds a
-//! [`Weak`] one and is itself owned by [`Inner`] (gloo's `EventListener`,
-//! `Timeout` and `Interval` remove/cancel themselves on drop). Dropping a
-//! socket therefore detaches its listeners, and freeing the client releases
-//! everything.
+//! [`Weak`] one and is itself owned by [`Inner`] (the socket's
+//! [`Transport`], gloo's `EventListener`, `Timeout` and `Interval` remove
+//! or cancel themselves on drop). Dropping a socket therefore detaches its
+//! listeners, and freeing the client releases everything.
 //!
 //! Re-entrancy: user code — listeners and `getToken` — is called only
 //! after the state borrow is released, so it may call any method,
@@ -23,14 +23,13 @@ use gloo_timers::callback::{Interval, Timeout};
 use js_sys::{Function, Object};
 use marketfeed_protocol::{ClientMessage, CloseCode};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
-use web_sys::{CloseEvent, MessageEvent, WebSocket};
 
 use crate::connection::{url_with_token, Action, ConnectionState, Input, Machine, MAX_TIMER_MS};
 use crate::gaps::GapTracker;
 use crate::js::{js_error_message, message_text, status_object};
-use crate::messages::on_message;
+use crate::messages::on_text;
 use crate::options::TokenSource;
+use crate::transport::{SocketEvent, Transport};
 
 pub(crate) struct Shared {
     pub(crate) inner: RefCell<Inner>,
@@ -93,60 +92,36 @@ pub(crate) struct Inner {
     pub(crate) hidden_since: Option<f64>,
 }
 
-/// A WebSocket and the listeners attached to it; dropping it detaches them
-/// and closes the socket.
+/// The attempt's socket, its events routed to the machine; dropping it
+/// closes it and detaches its listeners ([`Transport`]).
 pub(crate) struct Socket {
-    ws: WebSocket,
-    _listeners: [EventListener; 4],
+    transport: Transport,
 }
 
 impl Socket {
     fn open(url: &str, weak: &Weak<Shared>) -> Result<Self, JsValue> {
-        let ws = WebSocket::new(url)?;
-        let on = |kind: &'static str, f: fn(&Rc<Shared>, &web_sys::Event)| {
-            let weak = weak.clone();
-            EventListener::new(&ws, kind, move |event| {
-                if let Some(shared) = weak.upgrade() {
-                    f(&shared, event);
+        let weak = weak.clone();
+        let transport = Transport::open(url, &[], move |event| {
+            let Some(shared) = weak.upgrade() else {
+                return;
+            };
+            match event {
+                SocketEvent::Open => dispatch(&shared, Input::SocketOpened),
+                SocketEvent::Text(text) => on_text(&shared, &text),
+                // The protocol is JSON text; a binary frame still proves
+                // liveness.
+                SocketEvent::Binary(_) => dispatch(&shared, Input::Message),
+                SocketEvent::Error => dispatch(&shared, Input::SocketError),
+                SocketEvent::Closed { code, reason, .. } => {
+                    dispatch(&shared, Input::SocketClosed { code, reason });
                 }
-            })
-        };
-        let listeners = [
-            on("open", |shared, _| dispatch(shared, Input::SocketOpened)),
-            on("message", |shared, event| {
-                if let Some(event) = event.dyn_ref::<MessageEvent>() {
-                    on_message(shared, event);
-                }
-            }),
-            on("error", |shared, _| dispatch(shared, Input::SocketError)),
-            on("close", |shared, event| {
-                let (code, reason) = event
-                    .dyn_ref::<CloseEvent>()
-                    .map_or((CloseCode::ABNORMAL.as_u16(), String::new()), |e| {
-                        (e.code(), e.reason())
-                    });
-                dispatch(shared, Input::SocketClosed { code, reason });
-            }),
-        ];
-        Ok(Self {
-            ws,
-            _listeners: listeners,
-        })
+            }
+        })?;
+        Ok(Self { transport })
     }
 
     fn close(self, code: CloseCode) {
-        // Closing a socket that is already closing or closed does nothing.
-        let _ = self
-            .ws
-            .close_with_code_and_reason(code.as_u16(), code.reason());
-    }
-}
-
-impl Drop for Socket {
-    fn drop(&mut self) {
-        let _ = self
-            .ws
-            .close_with_code_and_reason(CloseCode::NORMAL.as_u16(), CloseCode::NORMAL.reason());
+        self.transport.close(code.as_u16(), code.reason());
     }
 }
 
@@ -331,13 +306,13 @@ impl Inner {
 
     fn send_ping(&mut self) {
         if let Some(socket) = &self.socket {
-            if socket.ws.ready_state() == WebSocket::OPEN {
+            if socket.transport.is_open() {
                 self.next_ping_id += 1;
                 let ping = ClientMessage::Ping {
                     id: self.next_ping_id,
                 };
                 if let Some(text) = message_text(&ping) {
-                    let _ = socket.ws.send_with_str(&text);
+                    socket.transport.send_text(&text);
                 }
             }
         }

@@ -24,6 +24,8 @@
 //!   with no borrow held. Listeners of a dropped socket are removed and
 //!   every timer is cancelled on drop; nothing is leaked per reconnect.
 //! * `messages` (wasm32 only) — routing of server messages by `type`.
+//! * `transport` (wasm32 only) — the WebSocket (gloo-net), frame based:
+//!   open, text, binary, error, close with code and reason.
 //! * `options` (wasm32 only) — URL and option parsing.
 //! * `js` (wasm32 only) — the plain JS objects handed to listeners.
 //! * TypeScript, emitted into the generated `.d.ts`: `protocol.d.ts` (the
@@ -47,6 +49,8 @@ mod js;
 mod messages;
 #[cfg(target_arch = "wasm32")]
 mod options;
+#[cfg(target_arch = "wasm32")]
+mod transport;
 
 #[cfg(target_arch = "wasm32")]
 pub use client::MarketClient;

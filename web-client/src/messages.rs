@@ -7,20 +7,14 @@ use std::rc::Rc;
 use js_sys::JSON;
 use marketfeed_protocol::{kind, Hello};
 use wasm_bindgen::JsValue;
-use web_sys::MessageEvent;
 
 use crate::connection::{ConnectionState, Input};
 use crate::driver::{dispatch, dispatch_with, Event, Inner, Shared};
 use crate::gaps::{GapEvent, SeqOutcome};
 use crate::js::{gap_object, get};
 
-pub(crate) fn on_message(shared: &Rc<Shared>, event: &MessageEvent) {
-    let Some(text) = event.data().as_string() else {
-        // The protocol is JSON text; a binary frame still proves liveness.
-        dispatch(shared, Input::Message);
-        return;
-    };
-    let Ok(value) = JSON::parse(&text) else {
+pub(crate) fn on_text(shared: &Rc<Shared>, text: &str) {
+    let Ok(value) = JSON::parse(text) else {
         web_sys::console::warn_1(&"marketfeed: ignoring a non-JSON message".into());
         dispatch(shared, Input::Message);
         return;
