@@ -454,6 +454,36 @@ mod tests {
     }
 
     #[test]
+    fn every_flag_is_a_key_with_no_code_of_its_own() {
+        // Each setting, given in a file as its own default (a switch as
+        // `true`), parses: a flag added to `Config` is a key at once.
+        let mut cmd = Config::command();
+        cmd.build();
+        let mut tried = 0;
+        for arg in settable(&cmd) {
+            let key = arg.get_long().expect("settable args have a long name");
+            let value = if is_switch(arg) {
+                "true".to_owned()
+            } else if let Some(d) = arg.get_default_values().first() {
+                quoted(&d.to_string_lossy())
+            } else {
+                continue;
+            };
+            let f = file(&format!("{key} = {value}\n"));
+            let path = f.0.to_str().expect("utf-8");
+            let text = check(&f.0).unwrap_or_else(|e| panic!("{key} = {value}: {e}"));
+            assert!(
+                text.lines()
+                    .any(|l| l.starts_with(&format!("{key} = ")) && l.ends_with("# file")),
+                "{key} not taken from the file:\n{text}"
+            );
+            parse(&["--config", path]).unwrap_or_else(|e| panic!("{key} = {value}: {e}"));
+            tried += 1;
+        }
+        assert!(tried >= 25, "only {tried} settings tried");
+    }
+
+    #[test]
     fn without_a_file_nothing_changes() {
         let cli = parse(&["--seed", "3"]).expect("parses");
         assert_eq!(cli.config.seed, 3);
