@@ -55,9 +55,13 @@ macro_rules! counters {
 counters! {
     /// Snapshots produced by the feed (ticks).
     ticks: u64 = AtomicU64, counter("marketfeed_ticks", "Snapshots produced by the feed");
-    /// Snapshots serialized (at most one per tick).
+    /// Whole-universe v1 snapshots serialized (at most one per tick).
     serializations: u64 = AtomicU64,
         counter("marketfeed_serializations", "Snapshots serialized (at most one per tick)");
+    /// Market frames encoded, every format and subscription set: keyframes
+    /// and deltas, at most one per (format, set) per tick in steady state.
+    encodes: u64 = AtomicU64,
+        counter("marketfeed_encodes", "Market frames encoded (one per format and subscription set per tick)");
     /// Clients connected now.
     clients: usize = AtomicUsize, gauge("marketfeed_clients", "WebSocket clients connected now");
     /// Most clients connected at once.
@@ -190,7 +194,7 @@ mod tests {
                 "{line:?} missing in\n{text}"
             );
         }
-        // 13 counters, 2 of them internal (connections, last_seq).
-        assert_eq!(text.matches("# TYPE ").count(), 11, "{text}");
+        // 14 counters, 2 of them internal (connections, last_seq).
+        assert_eq!(text.matches("# TYPE ").count(), 12, "{text}");
     }
 }

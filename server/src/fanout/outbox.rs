@@ -6,6 +6,13 @@
 //! wake-up, no copy). Only what the kernel does not take at once goes into
 //! the outbox, which the client's session task flushes when the socket
 //! becomes writable again. The outbox is bounded by the slow-client policy.
+//!
+//! v2 frames (keyframes and deltas) form a chain: each delta applies to
+//! the frame before it. The outbox keeps the chain whole: a delta that
+//! does not follow what was queued, or that the policy would have to drop,
+//! is replaced — together with every v2 frame still queued — by one
+//! keyframe of the current tick, so a slow client catches up at once and
+//! never holds a broken chain ([`Client::offer_delta`]).
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
@@ -31,18 +38,37 @@ pub type ClientId = u64;
 /// A frame waiting in an outbox.
 #[derive(Debug)]
 enum Queued {
-    /// A market snapshot; the slow-client policy may drop it.
+    /// A v1 market snapshot; the slow-client policy may drop it.
     Snapshot(Bytes),
-    /// hello, pong, error, ping: kept unless the outbox is full of them.
+    /// A v2 keyframe or delta: never dropped alone, only replaced with
+    /// every other queued one by a keyframe.
+    Chain(Bytes),
+    /// hello, subscribed, pong, error, ping: kept unless the outbox is
+    /// full of them.
     Control(Bytes),
 }
 
 impl Queued {
     fn bytes(&self) -> &Bytes {
         match self {
-            Self::Snapshot(b) | Self::Control(b) => b,
+            Self::Snapshot(b) | Self::Chain(b) | Self::Control(b) => b,
         }
     }
+
+    fn is_market(&self) -> bool {
+        !matches!(self, Self::Control(_))
+    }
+}
+
+/// A v2 delta offered to a client: its frame and where it sits in the chain.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DeltaOffer<'a> {
+    /// The encoded delta.
+    pub(crate) frame: &'a Bytes,
+    /// The tick it leads to.
+    pub(crate) seq: u64,
+    /// The tick it applies to.
+    pub(crate) base: u64,
 }
 
 /// The close a session has been asked to perform.
@@ -67,6 +93,13 @@ struct Outbox {
     close_written: bool,
     /// The socket failed; nothing more will be written.
     broken: bool,
+    /// Subscription generation the hub's frames must carry: bumped on
+    /// every subscription change, so a frame encoded for the old set and
+    /// offered late is ignored.
+    generation: u64,
+    /// `seq` of the last v2 frame accepted (the state the client will hold
+    /// once everything queued is written); `None` before its first keyframe.
+    chain: Option<u64>,
 }
 
 impl Outbox {
@@ -152,12 +185,14 @@ impl Client {
         &self.stream
     }
 
-    /// Frames dropped for this client by the slow-client policy.
+    /// Frames dropped (or replaced by a keyframe) for this client by the
+    /// slow-client policy.
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
     }
 
-    /// Snapshots handed to the kernel for this client.
+    /// Market frames (snapshots, keyframes, deltas) handed to the kernel
+    /// for this client.
     pub fn delivered(&self) -> u64 {
         self.delivered.load(Ordering::Relaxed)
     }
@@ -194,10 +229,85 @@ impl Client {
         self.outbox.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Offers one tick's snapshot frame: written at once when the client
-    /// is caught up, otherwise queued under the slow-client policy.
-    pub fn offer_snapshot(&self, frame: &Bytes) {
-        self.offer(Queued::Snapshot(frame.clone()));
+    /// Starts a new subscription generation: frames offered for the
+    /// previous one are ignored from now on.
+    pub(crate) fn next_generation(&self) -> u64 {
+        let mut out = self.outbox();
+        out.generation += 1;
+        out.generation
+    }
+
+    /// Offers one tick's v1 snapshot frame, encoded for the subscription
+    /// generation `generation` (ignored when the client has moved on):
+    /// written at once when the client is caught up, otherwise queued
+    /// under the slow-client policy.
+    pub(crate) fn offer_snapshot_for(&self, frame: &Bytes, generation: u64) {
+        let out = self.outbox();
+        if out.generation == generation {
+            self.offer_locked(out, Queued::Snapshot(frame.clone()));
+        }
+    }
+
+    /// Offers the keyframe of tick `seq` (v2). Every v2 frame still queued
+    /// is superseded by it and removed (counted as dropped). With
+    /// `generation`, a stale generation or a chain already at `seq` or
+    /// beyond ignores it; without, it is always taken (a new client, a
+    /// subscription change, a resync).
+    pub(crate) fn offer_keyframe(&self, frame: &Bytes, seq: u64, generation: Option<u64>) {
+        let mut out = self.outbox();
+        if let Some(g) = generation {
+            if g != out.generation || out.chain.is_some_and(|c| c >= seq) {
+                return;
+            }
+        }
+        if out.close.is_some() || out.broken {
+            return;
+        }
+        out.chain = Some(seq);
+        let superseded = remove_chain(&mut out.queue);
+        if superseded > 0 {
+            self.note_drops(superseded);
+        }
+        self.offer_locked(out, Queued::Chain(frame.clone()));
+    }
+
+    /// Offers a v2 delta of the subscription generation `generation`:
+    /// appended when it follows the chain and the policy lets it in;
+    /// otherwise the queued v2 frames and the delta are replaced by the
+    /// keyframe of the same tick, which `keyframe` encodes on demand (once
+    /// per tick for all clients of the set).
+    pub(crate) fn offer_delta(
+        &self,
+        delta: DeltaOffer<'_>,
+        generation: u64,
+        keyframe: impl FnOnce() -> Bytes,
+    ) {
+        let mut out = self.outbox();
+        if out.close.is_some() || out.broken || generation != out.generation {
+            return;
+        }
+        if out.chain.is_some_and(|c| c >= delta.seq) {
+            return; // a keyframe already covers this tick
+        }
+        let follows = out.chain == Some(delta.base);
+        let queued_market = out.queue.iter().any(Queued::is_market);
+        let would_drop = match self.policy {
+            SlowClientPolicy::Conflate => queued_market,
+            SlowClientPolicy::DropOldest => out.queue.len() >= self.capacity,
+        };
+        out.chain = Some(delta.seq);
+        if follows && !would_drop {
+            self.offer_locked(out, Queued::Chain(delta.frame.clone()));
+            return;
+        }
+        // The delta itself is not sent: one drop, plus what the keyframe
+        // supersedes in the queue.
+        let dropped = remove_chain(&mut out.queue) + u64::from(follows);
+        if dropped > 0 {
+            self.note_drops(dropped);
+        }
+        let frame = keyframe();
+        self.offer_locked(out, Queued::Chain(frame));
     }
 
     /// Queues a control frame (hello, pong, error, ping).
@@ -206,12 +316,15 @@ impl Client {
     }
 
     fn offer(&self, frame: Queued) {
-        let mut out = self.outbox();
+        self.offer_locked(self.outbox(), frame);
+    }
+
+    fn offer_locked(&self, mut out: MutexGuard<'_, Outbox>, frame: Queued) {
         if out.close.is_some() || out.broken {
             return;
         }
         if out.is_idle() {
-            let is_snapshot = matches!(frame, Queued::Snapshot(_));
+            let is_snapshot = frame.is_market();
             let written = self.stream.try_write(frame.bytes());
             if let Ok(n) = written {
                 self.bytes_sent.fetch_add(n as u64, Ordering::Relaxed);
@@ -265,6 +378,13 @@ impl Client {
             {
                 Some(pos) => {
                     out.queue.remove(pos);
+                }
+                // A v2 frame is never dropped alone (the chain would
+                // break): it may exceed the bound by itself, since at
+                // most one keyframe replaces all the others.
+                None if matches!(frame, Queued::Chain(_)) => {
+                    out.queue.push_back(frame);
+                    return dropped;
                 }
                 None => return dropped + 1, // full of control frames: drop the new one
             }
@@ -387,7 +507,7 @@ impl Client {
             let Some(q) = out.queue.pop_front() else {
                 break;
             };
-            if matches!(q, Queued::Snapshot(_)) {
+            if q.is_market() {
                 self.delivered.fetch_add(1, Ordering::Relaxed);
             }
             if n < len {
@@ -408,7 +528,17 @@ impl Client {
     }
 }
 
+/// Removes every queued v2 frame; returns how many.
+fn remove_chain(queue: &mut VecDeque<Queued>) -> u64 {
+    let before = queue.len();
+    queue.retain(|q| !matches!(q, Queued::Chain(_)));
+    (before - queue.len()) as u64
+}
+
 /// What to do with a client whose queue is full or that has fallen behind.
+///
+/// Either way a v2 client is never dropped a single delta: what the policy
+/// would drop is replaced, with the v2 frames still queued, by one keyframe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum SlowClientPolicy {
     /// Keep at most one unsent snapshot per client: a newer snapshot
