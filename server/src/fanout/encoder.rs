@@ -24,7 +24,10 @@ use super::counters::Counters;
 use crate::ws::frame;
 
 /// One server message encoded once, shared (refcounted, never copied) by
-/// every client it goes to: the unit the hub broadcasts and outboxes queue.
+/// every client it goes to: the unit the hub broadcasts. A second
+/// representation of the same message (e.g. compressed) belongs here, and
+/// the outbox picks the one its connection takes in one place
+/// (`Client::wire`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Encoded {
     /// The whole WebSocket frame.

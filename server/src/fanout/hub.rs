@@ -239,9 +239,9 @@ impl Hub {
     ) {
         if let Some((frame, seq)) = self.keyframe(reg, audience) {
             if audience.is_v2() {
-                client.offer_keyframe(frame.frame(), seq, None);
+                client.offer_keyframe(&frame, seq, None);
             } else {
-                client.offer_snapshot_for(frame.frame(), generation);
+                client.offer_snapshot_for(&frame, generation);
             }
         }
     }
@@ -377,7 +377,7 @@ impl Hub {
             if !audience.is_v2() {
                 let frame = self.encode_keyframe(&next, &audience);
                 for (client, generation) in &members {
-                    client.offer_snapshot_for(frame.frame(), *generation);
+                    client.offer_snapshot_for(&frame, *generation);
                 }
                 made.push((audience, frame));
                 continue;
@@ -385,7 +385,7 @@ impl Hub {
             let Some(delta) = &delta else {
                 let frame = self.encode_keyframe(&next, &audience);
                 for (client, generation) in &members {
-                    client.offer_keyframe(frame.frame(), next.seq, Some(*generation));
+                    client.offer_keyframe(&frame, next.seq, Some(*generation));
                 }
                 made.push((audience, frame));
                 continue;
@@ -396,7 +396,7 @@ impl Hub {
             };
             let frame = encoder::market(&ServerMessage::Delta(part), audience.format, false, c);
             let offer = DeltaOffer {
-                frame: frame.frame(),
+                frame: &frame,
                 seq: delta.seq,
                 base: delta.base,
             };
@@ -405,7 +405,6 @@ impl Hub {
                 client.offer_delta(offer, *generation, || {
                     keyframe
                         .get_or_init(|| self.encode_keyframe(&next, &audience))
-                        .frame()
                         .clone()
                 });
             }

@@ -26,6 +26,7 @@ use tokio::net::TcpStream;
 use tokio::sync::Notify;
 
 use crate::fanout::clock::Clock;
+use crate::fanout::encoder::Encoded;
 
 /// Most frames handed to one `writev`.
 const MAX_BATCH: usize = 16;
@@ -64,7 +65,7 @@ impl Queued {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct DeltaOffer<'a> {
     /// The encoded delta.
-    pub(crate) frame: &'a Bytes,
+    pub(crate) frame: &'a Encoded,
     /// The tick it leads to.
     pub(crate) seq: u64,
     /// The tick it applies to.
@@ -229,6 +230,13 @@ impl Client {
         self.outbox.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The bytes of `encoded` this client's connection takes: the one
+    /// place a representation is chosen per client (a refcount bump, never
+    /// a copy).
+    fn wire(&self, encoded: &Encoded) -> Bytes {
+        encoded.frame().clone()
+    }
+
     /// Starts a new subscription generation: frames offered for the
     /// previous one are ignored from now on.
     pub(crate) fn next_generation(&self) -> u64 {
@@ -241,10 +249,10 @@ impl Client {
     /// generation `generation` (ignored when the client has moved on):
     /// written at once when the client is caught up, otherwise queued
     /// under the slow-client policy.
-    pub(crate) fn offer_snapshot_for(&self, frame: &Bytes, generation: u64) {
+    pub(crate) fn offer_snapshot_for(&self, frame: &Encoded, generation: u64) {
         let out = self.outbox();
         if out.generation == generation {
-            self.offer_locked(out, Queued::Snapshot(frame.clone()));
+            self.offer_locked(out, Queued::Snapshot(self.wire(frame)));
         }
     }
 
@@ -253,7 +261,7 @@ impl Client {
     /// `generation`, a stale generation or a chain already at `seq` or
     /// beyond ignores it; without, it is always taken (a new client, a
     /// subscription change, a resync).
-    pub(crate) fn offer_keyframe(&self, frame: &Bytes, seq: u64, generation: Option<u64>) {
+    pub(crate) fn offer_keyframe(&self, frame: &Encoded, seq: u64, generation: Option<u64>) {
         let mut out = self.outbox();
         if let Some(g) = generation {
             if g != out.generation || out.chain.is_some_and(|c| c >= seq) {
@@ -268,7 +276,7 @@ impl Client {
         if superseded > 0 {
             self.note_drops(superseded);
         }
-        self.offer_locked(out, Queued::Chain(frame.clone()));
+        self.offer_locked(out, Queued::Chain(self.wire(frame)));
     }
 
     /// Offers a v2 delta of the subscription generation `generation`:
@@ -280,7 +288,7 @@ impl Client {
         &self,
         delta: DeltaOffer<'_>,
         generation: u64,
-        keyframe: impl FnOnce() -> Bytes,
+        keyframe: impl FnOnce() -> Encoded,
     ) {
         let mut out = self.outbox();
         if out.close.is_some() || out.broken || generation != out.generation {
@@ -297,7 +305,7 @@ impl Client {
         };
         out.chain = Some(delta.seq);
         if follows && !would_drop {
-            self.offer_locked(out, Queued::Chain(delta.frame.clone()));
+            self.offer_locked(out, Queued::Chain(self.wire(delta.frame)));
             return;
         }
         // The delta itself is not sent: one drop, plus what the keyframe
@@ -306,7 +314,7 @@ impl Client {
         if dropped > 0 {
             self.note_drops(dropped);
         }
-        let frame = keyframe();
+        let frame = self.wire(&keyframe());
         self.offer_locked(out, Queued::Chain(frame));
     }
 
