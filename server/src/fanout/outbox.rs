@@ -573,6 +573,10 @@ mod tests {
     /// A connected socket pair with small buffers: the server side wrapped
     /// in a [`Client`], and the peer.
     async fn pair() -> (Client, TcpStream) {
+        pair_with(SlowClientPolicy::Conflate).await
+    }
+
+    async fn pair_with(policy: SlowClientPolicy) -> (Client, TcpStream) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let socket = tokio::net::TcpSocket::new_v4().unwrap();
         socket.set_recv_buffer_size(4096).unwrap();
@@ -584,7 +588,7 @@ mod tests {
         socket2::SockRef::from(&server)
             .set_send_buffer_size(4096)
             .unwrap();
-        let client = Client::new(1, addr, server, SlowClientPolicy::Conflate, 8, Clock::new());
+        let client = Client::new(1, addr, server, policy, 8, Clock::new());
         (client, peer)
     }
 
@@ -640,5 +644,83 @@ mod tests {
             assert_eq!(got, close.as_ref(), "reason {reason:?}");
             assert!(!client.has_backlog());
         }
+    }
+
+    fn encoded(text: &str) -> Encoded {
+        Encoded::new(Bytes::from(text.to_owned()))
+    }
+
+    fn queued(client: &Client) -> Vec<String> {
+        client
+            .outbox()
+            .queue
+            .iter()
+            .map(|q| String::from_utf8_lossy(q.bytes()).into_owned())
+            .collect()
+    }
+
+    /// Offers the deltas `from..=to`, each with the keyframe of its tick.
+    fn deltas(client: &Client, from: u64, to: u64, generation: u64) {
+        for seq in from..=to {
+            let delta = encoded(&format!("D{seq}"));
+            let offer = DeltaOffer {
+                frame: &delta,
+                seq,
+                base: seq - 1,
+            };
+            client.offer_delta(offer, generation, || encoded(&format!("K{seq}")));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_delta_the_policy_would_drop_is_replaced_with_the_keyframe_of_its_tick() {
+        let (client, _peer) = pair_with(SlowClientPolicy::Conflate).await;
+        fill(&client);
+        client.offer_keyframe(&encoded("K1"), 1, None);
+        deltas(&client, 2, 20, 0);
+        // At most one v2 frame waits, and it is the newest state.
+        assert_eq!(queued(&client), ["K20"]);
+        assert_eq!(client.dropped(), 2 * 19);
+
+        let (client, _peer) = pair_with(SlowClientPolicy::DropOldest).await;
+        fill(&client);
+        client.offer_keyframe(&encoded("K1"), 1, None);
+        deltas(&client, 2, 20, 0);
+        // Deltas queue up to the bound (8); the one that would overflow it
+        // and all queued v2 frames become one keyframe, and the chain goes on.
+        assert_eq!(queued(&client), ["K17", "D18", "D19", "D20"]);
+    }
+
+    #[tokio::test]
+    async fn the_chain_is_never_broken_nor_fed_a_stale_subscription() {
+        let (client, _peer) = pair_with(SlowClientPolicy::DropOldest).await;
+        fill(&client);
+        // Before any keyframe, a delta cannot apply: its keyframe goes instead.
+        deltas(&client, 5, 5, 0);
+        assert_eq!(queued(&client), ["K5"]);
+        deltas(&client, 6, 6, 0);
+        // A delta that skips a tick does not follow: keyframe.
+        let skipping = encoded("D8");
+        let offer = DeltaOffer {
+            frame: &skipping,
+            seq: 8,
+            base: 7,
+        };
+        client.offer_delta(offer, 0, || encoded("K8"));
+        assert_eq!(queued(&client), ["K8"]);
+        // A periodic keyframe the chain already passed is ignored; a forced
+        // one (resync) is taken.
+        client.offer_keyframe(&encoded("K8bis"), 8, Some(0));
+        assert_eq!(queued(&client), ["K8"]);
+        client.offer_keyframe(&encoded("K8again"), 8, None);
+        assert_eq!(queued(&client), ["K8again"]);
+        // After a subscription change, frames of the old set are ignored.
+        let generation = client.next_generation();
+        deltas(&client, 9, 9, generation - 1);
+        client.offer_snapshot_for(&encoded("S9"), generation - 1);
+        client.offer_keyframe(&encoded("K9old"), 9, Some(generation - 1));
+        assert_eq!(queued(&client), ["K8again"]);
+        deltas(&client, 9, 9, generation);
+        assert_eq!(queued(&client), ["K8again", "D9"]);
     }
 }
