@@ -8,14 +8,26 @@
 //!
 //! Messages are named by direction:
 //!
-//! * [`ServerMessage`] — server → client: `hello`, `snapshot`, `pong`, `error`.
-//! * [`ClientMessage`] — client → server: `ping`, `subscribe`, `unsubscribe`.
+//! * [`ServerMessage`] — server → client: `hello`, `snapshot`, `delta`,
+//!   `subscribed`, `pong`, `error`.
+//! * [`ClientMessage`] — client → server: `ping`, `subscribe`,
+//!   `unsubscribe`, `resync`.
+//!
+//! The connection's format is chosen by `Sec-WebSocket-Protocol`
+//! ([`Subprotocol`]): `marketfeed.v1.json` (or none) gets a full snapshot
+//! every tick; `marketfeed.v2.json` a keyframe (`snapshot`) and then a
+//! `delta` per tick ([`delta`]); `marketfeed.v2.bin` the same keyframes and
+//! deltas in binary frames ([`binary`]).
 //!
 //! # Layout
 //!
 //! * [`snapshot`] — [`MarketSnapshot`] and the quote, index and foreign-flow
 //!   records it carries.
 //! * [`message`] — the two direction-named envelopes and the error codes.
+//! * [`delta`] — [`Delta`], and the pure functions server and browser
+//!   share: [`diff`], [`apply`], [`restrict`].
+//! * [`binary`] — the compact binary layout of `marketfeed.v2.bin`
+//!   (documented there precisely enough to write a decoder).
 //! * [`codec`] — bounded decoding with typed errors ([`ProtocolError`]) and
 //!   encoding.
 //! * [`close`] — every WebSocket close code marketfeed sends, server's and
@@ -35,18 +47,22 @@
 //!
 //! The crate builds unchanged for native targets and `wasm32-unknown-unknown`.
 
+pub mod binary;
 pub mod close;
 pub mod codec;
+pub mod delta;
 pub mod ingest;
 pub mod message;
 pub mod snapshot;
 pub mod subprotocol;
 
+pub use binary::{decode as decode_binary, encode as encode_binary, BinaryError};
 pub use close::{CloseCode, CloseInfo, Sender};
 pub use codec::{
     decode_client, decode_server, encode_client, encode_server, ProtocolError,
     MAX_SYMBOLS_PER_REQUEST, MAX_SYMBOL_LEN,
 };
+pub use delta::{apply, diff, restrict, ApplyError, Delta, QuoteDelta};
 pub use ingest::{decode_ingest, encode_ingest, IngestError, IngestMessage};
 pub use message::{kind, ClientMessage, ErrorCode, Hello, ServerMessage};
 pub use snapshot::{

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::MarketSnapshot;
+use crate::{Delta, MarketSnapshot, Subprotocol};
 
 /// A message from the server to a client.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -10,8 +10,18 @@ use crate::MarketSnapshot;
 pub enum ServerMessage {
     /// First message on every connection.
     Hello(Hello),
-    /// The full market state of one tick.
+    /// The full market state of one tick. In the v2 formats this is the
+    /// keyframe a chain of [`ServerMessage::Delta`]s starts from.
     Snapshot(MarketSnapshot),
+    /// v2 formats: what changed between the tick `base` and the tick `seq`
+    /// (see [`crate::delta`]).
+    Delta(Delta),
+    /// Answer to a subscribe or unsubscribe: the whole set the connection
+    /// now receives quotes for, in snapshot order.
+    Subscribed {
+        /// The current set.
+        symbols: Vec<String>,
+    },
     /// Answer to a client [`ClientMessage::Ping`], echoing its id.
     Pong {
         /// The id the client sent.
@@ -41,6 +51,15 @@ pub struct Hello {
     pub tick_interval_ms: u64,
     /// The symbols every snapshot quotes, in snapshot order.
     pub symbols: Vec<String>,
+    /// The `Sec-WebSocket-Protocol` name of the format this connection
+    /// speaks ([`Subprotocol::name`]); `marketfeed.v1.json` when the client
+    /// offered none. Reads as that when absent (servers before v2).
+    #[serde(default = "v1_format")]
+    pub format: String,
+}
+
+fn v1_format() -> String {
+    Subprotocol::DEFAULT.name().to_owned()
 }
 
 /// Machine-readable reason carried by [`ServerMessage::Error`].
@@ -58,6 +77,12 @@ pub enum ErrorCode {
     Unsupported,
     /// A binary frame was sent; the protocol is JSON text.
     UnsupportedData,
+    /// A subscribe or unsubscribe named symbols the server does not quote
+    /// (the message lists them); the subscription is unchanged.
+    UnknownSymbol,
+    /// A subscribe would take the connection over the server's
+    /// `--max-symbols-per-client`; the subscription is unchanged.
+    TooManySymbols,
     /// A code this build does not know (sent by a newer server).
     #[serde(other)]
     Unknown,
@@ -73,16 +98,23 @@ pub enum ClientMessage {
         /// Opaque id echoed back.
         id: u64,
     },
-    /// Restrict snapshots to these symbols (reserved).
+    /// Add these symbols to the connection's set. A connection starts
+    /// with every symbol; its first subscribe restricts it to the symbols
+    /// named. Answered by [`ServerMessage::Subscribed`].
     Subscribe {
         /// Tickers to receive.
         symbols: Vec<String>,
     },
-    /// Stop receiving these symbols (reserved).
+    /// Remove these symbols from the connection's set. Answered by
+    /// [`ServerMessage::Subscribed`].
     Unsubscribe {
         /// Tickers to drop.
         symbols: Vec<String>,
     },
+    /// v2 formats: the client's state no longer matches the deltas (a
+    /// `base` it does not hold); the server's next market message to it is
+    /// a keyframe ([`ServerMessage::Snapshot`]).
+    Resync,
 }
 
 /// The wire `type` of every message: the one place in Rust where these
@@ -93,6 +125,10 @@ pub mod kind {
     pub const HELLO: &str = "hello";
     /// [`super::ServerMessage::Snapshot`].
     pub const SNAPSHOT: &str = "snapshot";
+    /// [`super::ServerMessage::Delta`].
+    pub const DELTA: &str = "delta";
+    /// [`super::ServerMessage::Subscribed`].
+    pub const SUBSCRIBED: &str = "subscribed";
     /// [`super::ServerMessage::Pong`].
     pub const PONG: &str = "pong";
     /// [`super::ServerMessage::Error`].
@@ -103,11 +139,13 @@ pub mod kind {
     pub const SUBSCRIBE: &str = "subscribe";
     /// [`super::ClientMessage::Unsubscribe`].
     pub const UNSUBSCRIBE: &str = "unsubscribe";
+    /// [`super::ClientMessage::Resync`].
+    pub const RESYNC: &str = "resync";
 
     /// Every server → client `type`.
-    pub const SERVER: [&str; 4] = [HELLO, SNAPSHOT, PONG, ERROR];
+    pub const SERVER: [&str; 6] = [HELLO, SNAPSHOT, DELTA, SUBSCRIBED, PONG, ERROR];
     /// Every client → server `type`.
-    pub const CLIENT: [&str; 3] = [PING, SUBSCRIBE, UNSUBSCRIBE];
+    pub const CLIENT: [&str; 4] = [PING, SUBSCRIBE, UNSUBSCRIBE, RESYNC];
 }
 
 impl ClientMessage {
@@ -117,6 +155,7 @@ impl ClientMessage {
             Self::Ping { .. } => kind::PING,
             Self::Subscribe { .. } => kind::SUBSCRIBE,
             Self::Unsubscribe { .. } => kind::UNSUBSCRIBE,
+            Self::Resync => kind::RESYNC,
         }
     }
 }
@@ -127,6 +166,8 @@ impl ServerMessage {
         match self {
             Self::Hello(_) => kind::HELLO,
             Self::Snapshot(_) => kind::SNAPSHOT,
+            Self::Delta(_) => kind::DELTA,
+            Self::Subscribed { .. } => kind::SUBSCRIBED,
             Self::Pong { .. } => kind::PONG,
             Self::Error { .. } => kind::ERROR,
         }
@@ -135,12 +176,14 @@ impl ServerMessage {
 
 impl ErrorCode {
     /// Every code this build sends.
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 7] = [
         Self::MalformedMessage,
         Self::UnknownMessageType,
         Self::InvalidMessage,
         Self::Unsupported,
         Self::UnsupportedData,
+        Self::UnknownSymbol,
+        Self::TooManySymbols,
     ];
 
     /// The wire spelling (what serde writes).
@@ -151,6 +194,8 @@ impl ErrorCode {
             Self::InvalidMessage => "invalidMessage",
             Self::Unsupported => "unsupported",
             Self::UnsupportedData => "unsupportedData",
+            Self::UnknownSymbol => "unknownSymbol",
+            Self::TooManySymbols => "tooManySymbols",
             Self::Unknown => "unknown",
         }
     }

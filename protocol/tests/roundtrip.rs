@@ -2,9 +2,9 @@
 //! value and re-encodes to the same JSON.
 
 use marketfeed_protocol::{
-    decode_client, decode_server, encode_client, encode_server, ClientMessage, ErrorCode,
-    ForeignFlow, Hello, IndexQuote, MarketSnapshot, PriceLevel, Quote, ServerMessage, TradingPhase,
-    PROTOCOL_VERSION,
+    apply, decode_binary, decode_client, decode_server, encode_binary, encode_client,
+    encode_server, ClientMessage, Delta, ErrorCode, ForeignFlow, Hello, IndexQuote, MarketSnapshot,
+    PriceLevel, Quote, QuoteDelta, ServerMessage, Subprotocol, TradingPhase, PROTOCOL_VERSION,
 };
 use serde_json::Value;
 
@@ -128,7 +128,136 @@ fn hello_fixture() {
             heartbeat_interval_ms: 30_000,
             tick_interval_ms: 1_000,
             symbols: vec!["ACB".into(), "FPT".into()],
+            format: Subprotocol::V2Bin.name().into(),
         }),
+    );
+}
+
+#[test]
+fn a_hello_without_format_is_from_a_v1_server() {
+    let msg = decode_server(
+        br#"{"type":"hello","protocolVersion":1,"heartbeatIntervalMs":1,"tickIntervalMs":1,"symbols":[]}"#,
+    )
+    .expect("decodes");
+    let ServerMessage::Hello(hello) = msg else {
+        panic!("{msg:?}")
+    };
+    assert_eq!(hello.format, "marketfeed.v1.json");
+}
+
+fn expected_delta() -> Delta {
+    Delta {
+        seq: 43,
+        ts: 1_764_129_601_123_456,
+        base: 42,
+        phase: None,
+        quotes: vec![QuoteDelta {
+            symbol: "ACB".into(),
+            last: Some(24_750),
+            change: Some(250),
+            total_volume: Some(1_525_400),
+            total_value: Some(37_590_710_000),
+            asks: Some(levels([
+                (24_750, 20_000),
+                (24_800, 31_500),
+                (24_850, 5_000),
+            ])),
+            auction: Some(None),
+            ..QuoteDelta::default()
+        }],
+        indices: vec![index(
+            "VN30",
+            134_020,
+            133_500,
+            180_236_500,
+            6_123_505_500_000,
+        )],
+        foreign: Some(ForeignFlow {
+            buy_volume: 122_000,
+            sell_volume: 85_000,
+            buy_value: 3_013_500_000,
+            sell_value: 2_099_500_000,
+            net_value: 914_000_000,
+        }),
+        stale: Some(true),
+    }
+}
+
+#[test]
+fn delta_fixture() {
+    check_server("delta", ServerMessage::Delta(expected_delta()));
+}
+
+#[test]
+fn the_delta_fixture_applies_to_the_snapshot_fixture() {
+    let mut snap = expected_snapshot();
+    apply(&mut snap, &expected_delta()).expect("applies");
+    assert_eq!(
+        (snap.seq, snap.quotes[0].last, snap.stale),
+        (43, 24_750, true)
+    );
+    assert_eq!(snap.quotes[0].bids, expected_snapshot().quotes[0].bids);
+    assert_eq!(snap.quotes[1], expected_snapshot().quotes[1]);
+    assert_eq!(snap.indices[1].value, 134_020);
+}
+
+#[test]
+fn subscribed_fixture() {
+    check_server(
+        "subscribed",
+        ServerMessage::Subscribed {
+            symbols: vec!["FPT".into(), "VNM".into()],
+        },
+    );
+}
+
+#[test]
+fn resync_fixture() {
+    check_client("resync", ClientMessage::Resync);
+}
+
+/// A binary golden fixture: decodes to `expected`, which encodes to
+/// exactly its bytes. `MARKETFEED_UPDATE_FIXTURES=1` rewrites it.
+fn check_binary(name: &str, expected: ServerMessage) {
+    let path = format!("{}/tests/fixtures/{name}.bin", env!("CARGO_MANIFEST_DIR"));
+    let encoded = encode_binary(&expected).expect("has a binary form");
+    if std::env::var_os("MARKETFEED_UPDATE_FIXTURES").is_some() {
+        std::fs::write(&path, &encoded).expect("write");
+    }
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    assert_eq!(decode_binary(&bytes), Ok(expected), "{name}: typed value");
+    assert_eq!(encoded, bytes, "{name}: re-encoding");
+}
+
+#[test]
+fn snapshot_binary_fixture() {
+    check_binary("snapshot", ServerMessage::Snapshot(expected_snapshot()));
+}
+
+#[test]
+fn delta_binary_fixture() {
+    check_binary("delta", ServerMessage::Delta(expected_delta()));
+}
+
+#[test]
+fn the_binary_delta_fixture_starts_as_documented() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/delta.bin");
+    let bytes = std::fs::read(path).expect("fixture");
+    // tag, seq 43, seq - base 1, then ts (8 bytes), flags: foreign and
+    // stale present, stale true.
+    assert_eq!(&bytes[..3], &[0x02, 43, 1]);
+    assert_eq!(bytes[11], 0b1110);
+    // No phase byte; one quote delta: "ACB" and its field mask
+    // (last, change, totalVolume, totalValue, asks, auction).
+    assert_eq!(&bytes[12..17], &[1, 3, b'A', b'C', b'B']);
+    let mask: u64 = (1 << 6) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 11) | (1 << 14);
+    assert_eq!(
+        &bytes[17..20],
+        &[
+            (mask as u8) | 0x80,
+            ((mask >> 7) as u8) | 0x80,
+            (mask >> 14) as u8
+        ]
     );
 }
 

@@ -4,7 +4,7 @@
 
 use marketfeed_protocol::close::markdown_table;
 use marketfeed_protocol::{
-    encode_client, encode_server, kind, ClientMessage, ErrorCode, ForeignFlow, Hello,
+    encode_client, encode_server, kind, ClientMessage, Delta, ErrorCode, ForeignFlow, Hello,
     MarketSnapshot, ServerMessage, TradingPhase,
 };
 use serde_json::Value;
@@ -22,6 +22,7 @@ fn message_kinds_are_what_serde_writes() {
             heartbeat_interval_ms: 1,
             tick_interval_ms: 1,
             symbols: vec![],
+            format: String::new(),
         }),
         ServerMessage::Snapshot(MarketSnapshot {
             seq: 1,
@@ -32,6 +33,17 @@ fn message_kinds_are_what_serde_writes() {
             foreign: ForeignFlow::default(),
             stale: false,
         }),
+        ServerMessage::Delta(Delta {
+            seq: 2,
+            ts: 2,
+            base: 1,
+            phase: None,
+            quotes: vec![],
+            indices: vec![],
+            foreign: None,
+            stale: None,
+        }),
+        ServerMessage::Subscribed { symbols: vec![] },
         ServerMessage::Pong { id: 1 },
         ServerMessage::Error {
             code: ErrorCode::Unsupported,
@@ -47,6 +59,7 @@ fn message_kinds_are_what_serde_writes() {
         ClientMessage::Ping { id: 1 },
         ClientMessage::Subscribe { symbols: vec![] },
         ClientMessage::Unsubscribe { symbols: vec![] },
+        ClientMessage::Resync,
     ];
     let written: Vec<String> = client.iter().map(|m| type_of(&encode_client(m))).collect();
     assert_eq!(written, kind::CLIENT);
@@ -61,6 +74,19 @@ fn error_code_spellings_are_what_serde_writes() {
         let json = serde_json::to_value(code).expect("serializes");
         assert_eq!(json.as_str(), Some(code.as_str()));
     }
+}
+
+#[test]
+fn error_codes_and_message_kinds_are_distinct() {
+    let mut codes: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+    assert!(codes.contains(&"unknownSymbol") && codes.contains(&"tooManySymbols"));
+    codes.sort_unstable();
+    codes.dedup();
+    assert_eq!(codes.len(), ErrorCode::ALL.len());
+    let mut kinds: Vec<&str> = kind::SERVER.iter().chain(&kind::CLIENT).copied().collect();
+    kinds.sort_unstable();
+    kinds.dedup();
+    assert_eq!(kinds.len(), kind::SERVER.len() + kind::CLIENT.len());
 }
 
 #[test]

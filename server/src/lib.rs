@@ -113,6 +113,8 @@ impl Server {
         let hub = Hub::new(HubConfig {
             policy: config.slow_client_policy,
             client_queue: config.client_queue,
+            keyframe_interval: config.keyframe_interval,
+            max_symbols_per_client: config.max_symbols_per_client,
         });
         let shutdown = CancellationToken::new();
         let draining = CancellationToken::new();

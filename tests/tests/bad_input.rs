@@ -66,8 +66,9 @@ async fn malformed_and_unknown_messages_get_errors_and_the_connection_stays() {
     assert!(msg.contains("quote"), "{msg}");
     send_text(&mut ws, r#"{"type":"ping","id":"x"}"#).await;
     expect_error(&mut ws, ErrorCode::InvalidMessage).await;
-    send_text(&mut ws, r#"{"type":"subscribe","symbols":["FPT"]}"#).await;
-    expect_error(&mut ws, ErrorCode::Unsupported).await;
+    send_text(&mut ws, r#"{"type":"subscribe","symbols":["NOPE"]}"#).await;
+    let msg = expect_error(&mut ws, ErrorCode::UnknownSymbol).await;
+    assert!(msg.contains("NOPE"), "{msg}");
     ws.send(Message::binary(vec![1u8, 2, 3])).await.unwrap();
     expect_error(&mut ws, ErrorCode::UnsupportedData).await;
 

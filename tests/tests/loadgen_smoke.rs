@@ -69,6 +69,79 @@ async fn loadgen_against_the_real_server() {
     assert!(stderr.contains("latency (kernel rx)"));
 }
 
+/// Runs the load generator for 2 s with 5 clients offering `subprotocol`;
+/// returns its JSON report.
+async fn loadgen_report(url: String, subprotocol: Option<&'static str>) -> serde_json::Value {
+    let run = tokio::task::spawn_blocking(move || {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_marketfeed-loadgen"));
+        cmd.args(["--url", &url, "--clients", "5", "--duration", "2s"])
+            .args(["--warmup", "300ms", "--ramp-rate", "1000"]);
+        if let Some(p) = subprotocol {
+            cmd.args(["--subprotocol", p]);
+        }
+        cmd.output()
+    });
+    let out = timeout(Duration::from_secs(15), run)
+        .await
+        .expect("load generator finishes in time")
+        .expect("join")
+        .expect("load generator runs");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "loadgen failed: {stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout.lines().last().expect("a JSON line");
+    serde_json::from_str(line).expect("JSON line parses")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loadgen_speaks_each_format_and_counts_binary_frames_and_wire_bytes() {
+    let mut config = marketfeed_server::Config::with_defaults();
+    config.tick_interval = Duration::from_millis(50);
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
+    let server = marketfeed_server::Server::start(config, listener).expect("server starts");
+    let url = format!("ws://{}/ws/market", server.local_addr());
+    let mut per_client_s = Vec::new();
+    for format in [None, Some("marketfeed.v2.json"), Some("marketfeed.v2.bin")] {
+        let r = loadgen_report(url.clone(), format).await;
+        let num = |k: &str| r[k].as_u64().unwrap_or(u64::MAX);
+        assert_eq!(num("connected"), 5, "{format:?}: {r}");
+        assert_eq!(num("gaps"), 0, "{format:?}: {r}");
+        assert_eq!(num("invalid_msgs"), 0, "{format:?}: {r}");
+        assert!(num("messages") > 5 * 20, "{format:?}: {r}");
+        assert_eq!(r["subprotocol"].as_str(), format, "{r}");
+        let binary = num("binary_messages");
+        if format == Some("marketfeed.v2.bin") {
+            assert_eq!(binary, num("messages"), "every market message binary: {r}");
+        } else {
+            assert_eq!(binary, 0, "{format:?}: {r}");
+        }
+        assert!(num("wire_bytes") > num("messages"), "{r}");
+        per_client_s.push(r["wire_bytes_per_client_s"].as_f64().unwrap_or(0.0));
+    }
+    // Full JSON > JSON deltas > binary deltas, by a wide margin.
+    assert!(
+        per_client_s[0] > 2.0 * per_client_s[1] && per_client_s[1] > 2.0 * per_client_s[2],
+        "{per_client_s:?}"
+    );
+    // A subprotocol the server does not choose is a connect failure.
+    let run = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_marketfeed-loadgen"))
+            .args(["--url", &url, "--clients", "1", "--duration", "100ms"])
+            .args(["--warmup", "0s", "--subprotocol", "chat"])
+            .output()
+    });
+    let out = timeout(Duration::from_secs(15), run)
+        .await
+        .expect("in time")
+        .expect("join")
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let r: serde_json::Value =
+        serde_json::from_str(stdout.lines().last().expect("a JSON line")).expect("JSON");
+    assert_eq!(r["connect_failures"].as_u64(), Some(1), "{r}");
+    server.shutdown().await;
+}
+
 #[tokio::test]
 async fn frame_parser_interoperates_with_tungstenite() {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");

@@ -176,6 +176,109 @@ foreign: ForeignFlow,
  */
 stale?: boolean, };
 
+export type QuoteDelta = { 
+/**
+ * Ticker of the quote that changed.
+ */
+symbol: string, 
+/**
+ * New [`Quote::reference`].
+ */
+reference?: number, 
+/**
+ * New [`Quote::ceiling`].
+ */
+ceiling?: number, 
+/**
+ * New [`Quote::floor`].
+ */
+floor?: number, 
+/**
+ * New [`Quote::open`].
+ */
+open?: number, 
+/**
+ * New [`Quote::high`].
+ */
+high?: number, 
+/**
+ * New [`Quote::low`].
+ */
+low?: number, 
+/**
+ * New [`Quote::last`].
+ */
+last?: number, 
+/**
+ * New [`Quote::change`].
+ */
+change?: number, 
+/**
+ * New [`Quote::total_volume`].
+ */
+totalVolume?: number, 
+/**
+ * New [`Quote::total_value`].
+ */
+totalValue?: number, 
+/**
+ * The whole new bid side, when any level of it changed.
+ */
+bids?: Array<PriceLevel>, 
+/**
+ * The whole new ask side, when any level of it changed.
+ */
+asks?: Array<PriceLevel>, 
+/**
+ * New [`Quote::foreign_buy`].
+ */
+foreignBuy?: number, 
+/**
+ * New [`Quote::foreign_sell`].
+ */
+foreignSell?: number, 
+/**
+ * The auction projection, when it changed: an object when there is
+ * one now, `null` when it ended.
+ */
+auction?: Auction | null, };
+
+export type Delta = { type: "delta" } & { 
+/**
+ * The tick this delta leads to.
+ */
+seq: number, 
+/**
+ * Server time of tick `seq`, unix microseconds.
+ */
+ts: number, 
+/**
+ * The `seq` of the snapshot this delta applies to.
+ */
+base: number, 
+/**
+ * The new trading phase, when it changed.
+ */
+phase?: TradingPhase, 
+/**
+ * The quotes that changed, in snapshot order.
+ */
+quotes: Array<QuoteDelta>, 
+/**
+ * The indices that changed, whole, in snapshot order.
+ */
+indices: Array<IndexQuote>, 
+/**
+ * The new foreign flow, when it changed.
+ */
+foreign?: ForeignFlow, 
+/**
+ * The new stale flag, when it changed.
+ */
+stale?: boolean, };
+
+export type Subscribed = { type: "subscribed"; symbols: Array<string> };
+
 export type Hello = { type: "hello" } & { 
 /**
  * [`crate::PROTOCOL_VERSION`] of the server.
@@ -194,9 +297,15 @@ tickIntervalMs: number,
 /**
  * The symbols every snapshot quotes, in snapshot order.
  */
-symbols: Array<string>, };
+symbols: Array<string>, 
+/**
+ * The `Sec-WebSocket-Protocol` name of the format this connection
+ * speaks ([`Subprotocol::name`]); `marketfeed.v1.json` when the client
+ * offered none. Reads as that when absent (servers before v2).
+ */
+format: string, };
 
-export type ErrorCode = "malformedMessage" | "unknownMessageType" | "invalidMessage" | "unsupported" | "unsupportedData" | "unknown";
+export type ErrorCode = "malformedMessage" | "unknownMessageType" | "invalidMessage" | "unsupported" | "unsupportedData" | "unknownSymbol" | "tooManySymbols" | "unknown";
 
 export type ServerError = { type: "error"; code: ErrorCode; message: string };
 

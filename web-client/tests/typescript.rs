@@ -12,8 +12,8 @@
 use std::path::{Path, PathBuf};
 
 use marketfeed_protocol::{
-    kind, Auction, ErrorCode, ForeignFlow, Hello, IndexQuote, MarketSnapshot, PriceLevel, Quote,
-    TradingPhase,
+    kind, Auction, Delta, ErrorCode, ForeignFlow, Hello, IndexQuote, MarketSnapshot, PriceLevel,
+    Quote, QuoteDelta, TradingPhase,
 };
 use marketfeed_web_client::connection::{ConnectionState, Status};
 use marketfeed_web_client::gaps::GapEvent;
@@ -57,6 +57,12 @@ fn protocol_dts() -> String {
         export::<IndexQuote>(),
         export::<ForeignFlow>(),
         tagged::<MarketSnapshot>(kind::SNAPSHOT),
+        export::<QuoteDelta>(),
+        tagged::<Delta>(kind::DELTA),
+        format!(
+            "export type Subscribed = {{ type: \"{}\"; symbols: Array<string> }};\n",
+            kind::SUBSCRIBED
+        ),
         tagged::<Hello>(kind::HELLO),
         export::<ErrorCode>(),
         format!(
@@ -99,6 +105,8 @@ fn fixture_type(stem: &str) -> Option<&'static str> {
     match stem {
         "snapshot" => Some("MarketSnapshot"),
         "hello" => Some("Hello"),
+        "delta" => Some("Delta"),
+        "subscribed" => Some("Subscribed"),
         "error" => Some("ServerError"),
         _ => None,
     }

@@ -9,6 +9,9 @@ use warp::http::StatusCode;
 pub enum Rejection {
     /// Not a valid WebSocket handshake (400, or 426 for a wrong version).
     BadHandshake,
+    /// `Sec-WebSocket-Protocol` offers only formats marketfeed does not
+    /// speak (400, the body names the supported ones).
+    UnsupportedSubprotocol,
     /// `Origin` not in `--allowed-origin` (403).
     ForbiddenOrigin,
     /// Authentication on and no token given (401).
@@ -35,8 +38,9 @@ pub enum Rejection {
 
 impl Rejection {
     /// Every rejection, in the order the metrics list them.
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 12] = [
         Self::BadHandshake,
+        Self::UnsupportedSubprotocol,
         Self::ForbiddenOrigin,
         Self::MissingToken,
         Self::MalformedToken,
@@ -53,6 +57,7 @@ impl Rejection {
     pub const fn label(self) -> &'static str {
         match self {
             Self::BadHandshake => "bad_handshake",
+            Self::UnsupportedSubprotocol => "unsupported_subprotocol",
             Self::ForbiddenOrigin => "forbidden_origin",
             Self::MissingToken => "missing_token",
             Self::MalformedToken => "malformed_token",
@@ -71,6 +76,7 @@ impl Rejection {
     pub const fn reason(self) -> &'static str {
         match self {
             Self::BadHandshake => "not a WebSocket handshake",
+            Self::UnsupportedSubprotocol => "no supported subprotocol offered",
             Self::ForbiddenOrigin => "origin not allowed",
             Self::MissingToken => "missing token",
             Self::MalformedToken => "malformed token",
@@ -87,7 +93,7 @@ impl Rejection {
     /// The HTTP status of the answer.
     pub const fn status(self) -> StatusCode {
         match self {
-            Self::BadHandshake => StatusCode::BAD_REQUEST,
+            Self::BadHandshake | Self::UnsupportedSubprotocol => StatusCode::BAD_REQUEST,
             Self::ForbiddenOrigin => StatusCode::FORBIDDEN,
             Self::MissingToken | Self::MalformedToken | Self::BadSignature | Self::ExpiredToken => {
                 StatusCode::UNAUTHORIZED

@@ -64,9 +64,13 @@ macro_rules! counters {
 counters! {
     /// Snapshots produced by the feed (ticks).
     ticks: u64 = AtomicU64, counter("marketfeed_ticks", "Snapshots produced by the feed");
-    /// Snapshots serialized (at most one per tick).
+    /// Whole-universe v1 snapshots serialized (at most one per tick).
     serializations: u64 = AtomicU64,
         counter("marketfeed_serializations", "Snapshots serialized (at most one per tick)");
+    /// Market frames encoded, every format and subscription set: keyframes
+    /// and deltas, at most one per (format, set) per tick in steady state.
+    encodes: u64 = AtomicU64,
+        counter("marketfeed_encodes", "Market frames encoded (one per format and subscription set per tick)");
     /// Clients connected now.
     clients: usize = AtomicUsize, gauge("marketfeed_clients", "WebSocket clients connected now");
     /// Most clients connected at once.
@@ -254,9 +258,9 @@ impl Counters {
         total.fetch_add(us, Ordering::Relaxed);
     }
 
-    /// A snapshot was serialized in `took`.
+    /// A market frame (keyframe or delta) was encoded in `took`.
     pub(crate) fn encoded(&self, took: Duration) {
-        Self::inc(&self.serializations);
+        Self::inc(&self.encodes);
         Self::time(&self.last_encode_us, &self.encode_us_total, took);
         self.encode_seconds.observe(took);
     }
@@ -367,7 +371,7 @@ mod tests {
             "marketfeed_bytes_sent_total 1000",
             "marketfeed_tick_encode_last_seconds 0.5",
             "marketfeed_tick_encode_seconds_total 2.0",
-            "marketfeed_serializations_total 2",
+            "marketfeed_encodes_total 2",
             "marketfeed_tick_encode_duration_seconds_count 2",
             "marketfeed_tick_encode_duration_seconds_sum 2.0",
             "marketfeed_bytes_sent_by_format_total{format=\"marketfeed.v1.json\"} 0",
@@ -377,8 +381,8 @@ mod tests {
                 "{line:?} missing in\n{text}"
             );
         }
-        // 16 counters, 2 of them internal (connections, last_seq).
-        assert_eq!(text.matches("# TYPE ").count(), 14, "{text}");
+        // 17 counters, 2 of them internal (connections, last_seq).
+        assert_eq!(text.matches("# TYPE ").count(), 15, "{text}");
     }
 
     /// The cumulative `_bucket` values of `name`, `(le, count)`.
@@ -501,29 +505,49 @@ mod tests {
 
     #[tokio::test]
     async fn the_hub_counts_each_clients_bytes_under_the_format_it_was_registered_with() {
+        use crate::fanout::encoder;
         use crate::fanout::hub::{Hub, HubConfig};
         use crate::fanout::SlowClientPolicy;
+        use crate::feed::Simulator;
+        use marketfeed_protocol::ServerMessage;
 
         let hub = Hub::new(HubConfig {
             policy: SlowClientPolicy::Conflate,
             client_queue: 8,
+            keyframe_interval: 60,
+            max_symbols_per_client: 100,
         });
         let (s1, _p1) = socket_pair().await;
         let (s2, _p2) = socket_pair().await;
         let addr = s1.peer_addr().expect("peer");
-        let v1 = hub.register(addr, s1, Bytes::from_static(b"hello-v1"));
-        let bin = hub.register_as(addr, s2, Bytes::from_static(b"hi"), Subprotocol::V2Bin);
+        let v1 = hub.register(
+            addr,
+            s1,
+            Bytes::from_static(b"hello-v1"),
+            Subprotocol::V1Json,
+        );
+        let bin = hub.register(addr, s2, Bytes::from_static(b"hi"), Subprotocol::V2Bin);
         assert_eq!(v1.format(), Subprotocol::V1Json);
         assert_eq!(bin.format(), Subprotocol::V2Bin);
-        hub.broadcast(Bytes::from_static(b"0123456789"));
+        let snapshot = Simulator::new(7).step_at(1_700_000_000.0);
+        let size = |format| {
+            let msg = ServerMessage::Snapshot(snapshot.clone());
+            encoder::market(&msg, format, true, &Counters::default())
+                .frame()
+                .len() as u64
+        };
+        let (v1_bytes, bin_bytes) = (8 + size(Subprotocol::V1Json), 2 + size(Subprotocol::V2Bin));
+        assert!(bin_bytes < v1_bytes);
+        hub.publish(snapshot);
         let stats = hub.stats();
-        assert_eq!(stats.bytes_sent_by_format, [8 + 10, 0, 2 + 10]);
-        assert_eq!(stats.bytes_sent, 30);
+        assert_eq!(stats.bytes_sent_by_format, [v1_bytes, 0, bin_bytes]);
+        assert_eq!(stats.bytes_sent, v1_bytes + bin_bytes);
         assert_eq!(stats.fanout_seconds.count(), 1);
+        assert_eq!(stats.encode_seconds.count(), 2, "one encode per format");
         // A client gone keeps its bytes under its format.
         hub.unregister(&bin);
         let stats = hub.stats();
-        assert_eq!(stats.bytes_sent_by_format, [18, 0, 12]);
-        assert_eq!(stats.bytes_sent, 30);
+        assert_eq!(stats.bytes_sent_by_format, [v1_bytes, 0, bin_bytes]);
+        assert_eq!(stats.bytes_sent, v1_bytes + bin_bytes);
     }
 }

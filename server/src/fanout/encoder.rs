@@ -1,41 +1,85 @@
-//! The one place a server message becomes bytes on the wire: JSON
-//! (`marketfeed_protocol::encode_server`) in a complete, unmasked text
-//! frame, ready to be written as-is to any number of sockets.
+//! The one place a server message becomes bytes on the wire, in the
+//! connection's format ([`Subprotocol`]): JSON
+//! (`marketfeed_protocol::encode_server`) in a text frame, or for the
+//! market data of `marketfeed.v2.bin` the binary layout
+//! (`marketfeed_protocol::binary`) in a binary frame. Each result is an
+//! [`Encoded`]: a complete, unmasked frame written as-is to any number of
+//! sockets.
 //!
-//! The hub calls [`snapshot`] at most once per tick, and only when some
-//! client will receive the result; everything else (hello, pong, error)
-//! goes through [`message`]; the `hello` frame is kept encoded in a
-//! [`Greeting`] that follows the symbol universe.
+//! The hub calls [`market`] at most once per (format, subscription set)
+//! and tick, and only when some client will receive the result; every
+//! other message (hello, subscribed, pong, error) goes through
+//! [`message`]; the `hello` frames are kept encoded in a [`Greeting`] that
+//! follows the symbol universe.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use bytes::Bytes;
-use marketfeed_protocol::{encode_server, Hello, MarketSnapshot, ServerMessage, PROTOCOL_VERSION};
+use marketfeed_protocol::{
+    encode_binary, encode_server, Hello, ServerMessage, Subprotocol, PROTOCOL_VERSION,
+};
 
 use super::counters::Counters;
 use crate::ws::frame;
 
-/// One tick's snapshot as a frame; counts the serialization and its time.
-pub(crate) fn snapshot(snapshot: MarketSnapshot, counters: &Counters) -> Bytes {
-    let started = Instant::now();
-    let frame = message(&ServerMessage::Snapshot(snapshot));
-    counters.encoded(started.elapsed());
-    frame
+/// One server message encoded once, shared (refcounted, never copied) by
+/// every client it goes to: the unit the hub broadcasts. A second
+/// representation of the same message (e.g. compressed) belongs here, and
+/// the outbox picks the one its connection takes in one place
+/// (`Client::wire`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Encoded {
+    /// The whole WebSocket frame.
+    frame: Bytes,
 }
 
-/// Any other server message as a frame.
+impl Encoded {
+    /// Wraps a complete frame.
+    pub(crate) fn new(frame: Bytes) -> Self {
+        Self { frame }
+    }
+
+    /// The frame as written to a socket.
+    pub(crate) fn frame(&self) -> &Bytes {
+        &self.frame
+    }
+}
+
+/// A keyframe (snapshot) or delta in `format`; counts the encode and its
+/// time. `full_universe` marks the whole-universe snapshot of a v1 tick,
+/// which is also counted as the tick's serialization.
+pub(crate) fn market(
+    msg: &ServerMessage,
+    format: Subprotocol,
+    full_universe: bool,
+    counters: &Counters,
+) -> Encoded {
+    let started = Instant::now();
+    let frame = match (format, encode_binary(msg)) {
+        (Subprotocol::V2Bin, Ok(bytes)) => frame::binary(&bytes),
+        _ => frame::text(&encode_server(msg)),
+    };
+    if full_universe && format == Subprotocol::V1Json {
+        Counters::inc(&counters.serializations);
+    }
+    counters.encoded(started.elapsed());
+    Encoded::new(frame)
+}
+
+/// Any other server message as a frame (always JSON text).
 pub(crate) fn message(msg: &ServerMessage) -> Bytes {
     frame::text(&encode_server(msg))
 }
 
-/// The `hello` frame every new client gets first, encoded once per symbol
-/// universe: the ticker refreshes it when the published symbols change (a
-/// live feed declares its universe with its first `snapshot` line and may
-/// change it later), and the upgrade hands the current one out.
+/// The `hello` frames every new client gets first, one per format (they
+/// differ only in `format`), encoded once per symbol universe: the ticker
+/// refreshes them when the published symbols change (a live feed declares
+/// its universe with its first `snapshot` line and may change it later),
+/// and the upgrade hands out the current one of the connection's format.
 #[derive(Debug, Clone)]
 pub(crate) struct Greeting {
-    inner: Arc<Mutex<(Vec<String>, Bytes)>>,
+    inner: Arc<Mutex<(Vec<String>, [Bytes; 3])>>,
     heartbeat_interval_ms: u64,
     tick_interval_ms: u64,
 }
@@ -47,21 +91,25 @@ impl Greeting {
         tick_interval_ms: u64,
         symbols: Vec<String>,
     ) -> Self {
-        let frame = hello(heartbeat_interval_ms, tick_interval_ms, &symbols);
+        let frames = hellos(heartbeat_interval_ms, tick_interval_ms, &symbols);
         Self {
-            inner: Arc::new(Mutex::new((symbols, frame))),
+            inner: Arc::new(Mutex::new((symbols, frames))),
             heartbeat_interval_ms,
             tick_interval_ms,
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, (Vec<String>, Bytes)> {
+    fn lock(&self) -> MutexGuard<'_, (Vec<String>, [Bytes; 3])> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The current `hello` frame.
-    pub(crate) fn frame(&self) -> Bytes {
-        self.lock().1.clone()
+    /// The current `hello` frame for a connection speaking `format`.
+    pub(crate) fn frame(&self, format: Subprotocol) -> Bytes {
+        let at = Subprotocol::ALL
+            .iter()
+            .position(|&f| f == format)
+            .unwrap_or(0);
+        self.lock().1[at].clone()
     }
 
     /// Re-encodes the greeting when `symbols` differ from its own.
@@ -77,16 +125,19 @@ impl Greeting {
             symbols = symbols.len(),
             "symbol universe changed; new clients get the new one"
         );
-        let frame = hello(self.heartbeat_interval_ms, self.tick_interval_ms, &symbols);
-        *current = (symbols, frame);
+        let frames = hellos(self.heartbeat_interval_ms, self.tick_interval_ms, &symbols);
+        *current = (symbols, frames);
     }
 }
 
-fn hello(heartbeat_interval_ms: u64, tick_interval_ms: u64, symbols: &[String]) -> Bytes {
-    message(&ServerMessage::Hello(Hello {
-        protocol_version: PROTOCOL_VERSION,
-        heartbeat_interval_ms,
-        tick_interval_ms,
-        symbols: symbols.to_vec(),
-    }))
+fn hellos(heartbeat_interval_ms: u64, tick_interval_ms: u64, symbols: &[String]) -> [Bytes; 3] {
+    Subprotocol::ALL.map(|format| {
+        message(&ServerMessage::Hello(Hello {
+            protocol_version: PROTOCOL_VERSION,
+            heartbeat_interval_ms,
+            tick_interval_ms,
+            symbols: symbols.to_vec(),
+            format: format.name().to_owned(),
+        }))
+    })
 }

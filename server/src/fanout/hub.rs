@@ -2,30 +2,44 @@
 //!
 //! A [`Hub`] is a cheap cloneable handle with synchronous methods; no lock
 //! is ever held across an `.await`. Each tick the ticker hands it the
-//! stamped snapshot ([`Hub::publish`]). With clients connected the hub has
-//! the [`encoder`] turn it into one frame, copies the
-//! client list under its lock, releases it, then offers the same
-//! refcounted [`Bytes`] to every client's outbox — no per-client
-//! serialization and no per-client copy ([`Hub::broadcast`]).
+//! stamped snapshot ([`Hub::publish`]). The hub groups the connected
+//! clients by [`Audience`] — format and subscription set — and has the
+//! [`encoder`] make **one** frame per audience: in v1 the snapshot of the
+//! set; in v2 the tick's delta (computed once over the whole universe by
+//! `marketfeed_protocol::diff`, restricted per set), or a keyframe every
+//! `--keyframe-interval` ticks and when the universe changed. It copies
+//! the client list under its lock, releases it, then offers the same
+//! refcounted frame to every client of the audience — no per-client
+//! serialization and no per-client copy.
 //!
-//! With no client connected the snapshot is kept unencoded; the first
-//! client to arrive gets it encoded on demand, so an idle server performs
-//! zero serializations. The hub's counters are [`Counters`].
+//! A client that needs a keyframe outside that rhythm (it just connected,
+//! changed its subscription, asked to `resync`, or fell behind so that its
+//! outbox replaced its deltas) gets the keyframe of the newest tick for
+//! its audience, encoded once per tick and audience and kept for the next
+//! one who needs it.
+//!
+//! With no client connected nothing is encoded: the newest snapshot is
+//! kept as it is, and the first client to arrive gets it encoded on
+//! demand, so an idle server performs zero encodes. The hub's counters are
+//! [`Counters`].
 
-use std::collections::HashMap;
+use std::cell::OnceCell;
+use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use marketfeed_protocol::{CloseCode, MarketSnapshot, Subprotocol};
+use marketfeed_protocol::{
+    diff, restrict, CloseCode, ErrorCode, MarketSnapshot, ServerMessage, Subprotocol,
+};
 use tokio::net::TcpStream;
 
 use super::clock::Clock;
 use super::counters::{self, Counters, HubStats};
-use super::encoder;
-use super::outbox::{Client, ClientId, SlowClientPolicy};
+use super::encoder::{self, Encoded};
+use super::outbox::{Client, ClientId, DeltaOffer, SlowClientPolicy};
 use crate::ws::frame;
 
 /// Settings the hub needs from the server configuration.
@@ -35,20 +49,56 @@ pub struct HubConfig {
     pub policy: SlowClientPolicy,
     /// Outbox bound per client.
     pub client_queue: usize,
+    /// v2: a keyframe instead of a delta every this many ticks (at least 1).
+    pub keyframe_interval: u64,
+    /// Most symbols one connection may subscribe to.
+    pub max_symbols_per_client: usize,
 }
 
-#[derive(Debug, Default)]
-struct Latest {
-    /// The newest snapshot, not yet encoded (no client wanted it).
-    pending: Option<MarketSnapshot>,
-    /// The newest encoded snapshot frame.
-    frame: Option<Bytes>,
+/// The clients that receive the same frames: one format, one subscription.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct Audience {
+    /// The connection's wire format.
+    pub(crate) format: Subprotocol,
+    /// The subscribed symbols; `None` for every symbol (a connection that
+    /// never subscribed).
+    pub(crate) symbols: Option<Arc<BTreeSet<String>>>,
+}
+
+impl Audience {
+    fn keeps(&self, symbol: &str) -> bool {
+        self.symbols.as_ref().is_none_or(|s| s.contains(symbol))
+    }
+
+    fn is_v2(&self) -> bool {
+        self.format != Subprotocol::V1Json
+    }
+}
+
+/// Why a subscription change was refused (the set is unchanged).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// The code of the `error` answer.
+    pub code: ErrorCode,
+    /// Its message.
+    pub message: String,
+}
+
+#[derive(Debug)]
+struct Entry {
+    client: Arc<Client>,
+    audience: Audience,
+    /// The client's subscription generation (mirrors its outbox's).
+    generation: u64,
 }
 
 #[derive(Debug)]
 struct Registry {
-    clients: HashMap<ClientId, Arc<Client>>,
-    latest: Latest,
+    clients: HashMap<ClientId, Entry>,
+    /// The newest snapshot, whole.
+    latest: Option<Arc<MarketSnapshot>>,
+    /// Keyframes of `latest` encoded so far, by audience.
+    keyframes: HashMap<Audience, Encoded>,
 }
 
 #[derive(Debug)]
@@ -76,9 +126,13 @@ impl Hub {
             inner: Arc::new(Inner {
                 registry: Mutex::new(Registry {
                     clients: HashMap::new(),
-                    latest: Latest::default(),
+                    latest: None,
+                    keyframes: HashMap::new(),
                 }),
-                config,
+                config: HubConfig {
+                    keyframe_interval: config.keyframe_interval.max(1),
+                    ..config
+                },
                 clock: Clock::new(),
                 next_id: AtomicU64::new(1),
                 counters: Counters::default(),
@@ -104,22 +158,11 @@ impl Hub {
         self.inner.counters.connections.load(Ordering::Relaxed)
     }
 
-    /// True when at least one client is registered.
-    pub fn has_clients(&self) -> bool {
-        self.client_count() > 0
-    }
-
-    /// Registers an upgraded socket. `greeting` (the hello frame) and then
-    /// the newest snapshot are queued before any later broadcast can reach
-    /// the client, so a late joiner gets state at once and in order.
-    pub fn register(&self, peer: SocketAddr, stream: TcpStream, greeting: Bytes) -> Arc<Client> {
-        self.register_as(peer, stream, greeting, Subprotocol::DEFAULT)
-    }
-
-    /// [`Hub::register`] for a client of wire format `format` (the
-    /// negotiated subprotocol), set before its first byte is written: the
-    /// client's bytes are counted under that format.
-    pub fn register_as(
+    /// Registers an upgraded socket speaking `format`. `greeting` (the
+    /// hello frame) and then the newest snapshot (a keyframe in v2) are
+    /// queued before any later broadcast can reach the client, so a late
+    /// joiner gets state at once and in order.
+    pub fn register(
         &self,
         peer: SocketAddr,
         stream: TcpStream,
@@ -137,15 +180,21 @@ impl Hub {
             self.inner.clock,
         ));
         client.set_format(format);
+        let audience = Audience {
+            format,
+            symbols: None,
+        };
         let mut reg = self.registry();
         client.send_control(greeting);
-        if let Some(snapshot) = reg.latest.pending.take() {
-            reg.latest.frame = Some(encoder::snapshot(snapshot, &self.inner.counters));
-        }
-        if let Some(latest) = &reg.latest.frame {
-            client.offer_snapshot(latest);
-        }
-        reg.clients.insert(id, client.clone());
+        self.send_keyframe(&mut reg, &client, &audience, 0);
+        reg.clients.insert(
+            id,
+            Entry {
+                client: client.clone(),
+                audience,
+                generation: 0,
+            },
+        );
         let count = reg.clients.len();
         drop(reg);
         let c = &self.inner.counters;
@@ -153,6 +202,130 @@ impl Hub {
         c.peak_clients.fetch_max(count, Ordering::Relaxed);
         Counters::inc(&c.connections);
         client
+    }
+
+    /// The keyframe of the newest tick for `audience`, encoded at most
+    /// once per tick; with its `seq`. `None` before the first tick.
+    fn keyframe(&self, reg: &mut Registry, audience: &Audience) -> Option<(Encoded, u64)> {
+        let latest = reg.latest.clone()?;
+        let frame = reg
+            .keyframes
+            .entry(audience.clone())
+            .or_insert_with(|| self.encode_keyframe(&latest, audience))
+            .clone();
+        Some((frame, latest.seq))
+    }
+
+    fn encode_keyframe(&self, snapshot: &MarketSnapshot, audience: &Audience) -> Encoded {
+        let msg = ServerMessage::Snapshot(match audience.symbols {
+            None => snapshot.clone(),
+            Some(_) => restrict(snapshot, |s| audience.keeps(s)),
+        });
+        encoder::market(
+            &msg,
+            audience.format,
+            audience.symbols.is_none(),
+            &self.inner.counters,
+        )
+    }
+
+    /// Queues the newest keyframe of `audience` for `client`, whatever
+    /// it already holds.
+    fn send_keyframe(
+        &self,
+        reg: &mut Registry,
+        client: &Client,
+        audience: &Audience,
+        generation: u64,
+    ) {
+        if let Some((frame, seq)) = self.keyframe(reg, audience) {
+            if audience.is_v2() {
+                client.offer_keyframe(&frame, seq, None);
+            } else {
+                client.offer_snapshot_for(&frame, generation);
+            }
+        }
+    }
+
+    /// Changes a client's subscription: adds `symbols` (`add`; a
+    /// connection's first subscribe restricts it to them) or removes them.
+    /// On success the client gets `subscribed` with its whole set, then a
+    /// keyframe of the new set; on refusal nothing changes.
+    pub fn subscribe(&self, id: ClientId, symbols: &[String], add: bool) -> Result<(), Refusal> {
+        let max = self.inner.config.max_symbols_per_client;
+        let mut reg = self.registry();
+        let universe: Vec<String> = reg
+            .latest
+            .as_ref()
+            .map(|s| s.quotes.iter().map(|q| q.symbol.clone()).collect())
+            .unwrap_or_default();
+        let mut unknown: Vec<&str> = symbols
+            .iter()
+            .filter(|s| !universe.contains(s))
+            .map(String::as_str)
+            .collect();
+        unknown.dedup();
+        if !unknown.is_empty() {
+            return Err(Refusal {
+                code: ErrorCode::UnknownSymbol,
+                message: format!("unknown symbols: {}", unknown.join(", ")),
+            });
+        }
+        let Some(entry) = reg.clients.get(&id) else {
+            return Ok(());
+        };
+        let mut set: BTreeSet<String> = match (&entry.audience.symbols, add) {
+            (None, true) => BTreeSet::new(),
+            (None, false) => universe.iter().cloned().collect(),
+            (Some(s), _) => (**s).clone(),
+        };
+        for s in symbols {
+            if add {
+                set.insert(s.clone());
+            } else {
+                set.remove(s);
+            }
+        }
+        if set.len() > max {
+            return Err(Refusal {
+                code: ErrorCode::TooManySymbols,
+                message: format!(
+                    "a connection may subscribe to at most {max} symbols; this would make {}",
+                    set.len()
+                ),
+            });
+        }
+        let listed: Vec<String> = universe.into_iter().filter(|s| set.contains(s)).collect();
+        let audience = Audience {
+            format: entry.audience.format,
+            symbols: Some(Arc::new(set)),
+        };
+        let client = entry.client.clone();
+        let generation = client.next_generation();
+        if let Some(entry) = reg.clients.get_mut(&id) {
+            entry.audience = audience.clone();
+            entry.generation = generation;
+        }
+        client.send_control(encoder::message(&ServerMessage::Subscribed {
+            symbols: listed,
+        }));
+        self.send_keyframe(&mut reg, &client, &audience, generation);
+        Ok(())
+    }
+
+    /// A client asked for a keyframe (`resync`): it gets the newest one of
+    /// its audience.
+    pub fn resync(&self, id: ClientId) {
+        let mut reg = self.registry();
+        let Some(entry) = reg.clients.get(&id) else {
+            return;
+        };
+        let (client, audience, generation) = (
+            entry.client.clone(),
+            entry.audience.clone(),
+            entry.generation,
+        );
+        self.send_keyframe(&mut reg, &client, &audience, generation);
     }
 
     /// Removes a client; its drop count joins the hub's total.
@@ -170,35 +343,84 @@ impl Hub {
         drop(reg);
     }
 
-    /// Takes one tick's snapshot: encodes it once and fans it out when
-    /// clients are connected, otherwise keeps it for the next joiner.
+    /// Takes one tick's snapshot: encodes it once per audience and fans
+    /// it out when clients are connected, otherwise keeps it for the next
+    /// joiner.
     pub fn publish(&self, snapshot: MarketSnapshot) {
         let c = &self.inner.counters;
         Counters::inc(&c.ticks);
         c.last_seq.store(snapshot.seq, Ordering::Relaxed);
-        if !self.has_clients() {
+        let next = Arc::new(snapshot);
+        let started = Instant::now();
+        type Members = Vec<(Arc<Client>, u64)>;
+        let (prev, groups) = {
             let mut reg = self.registry();
+            let prev = reg.latest.replace(next.clone());
+            reg.keyframes.clear();
             if reg.clients.is_empty() {
-                reg.latest.pending = Some(snapshot);
-                reg.latest.frame = None;
                 return;
             }
-        }
-        let frame = encoder::snapshot(snapshot, c);
-        self.broadcast(frame);
-    }
-
-    /// Offers one snapshot frame to every client and makes it the newest.
-    pub fn broadcast(&self, frame: Bytes) {
-        let started = Instant::now();
-        let clients: Vec<Arc<Client>> = {
-            let mut reg = self.registry();
-            reg.latest.pending = None;
-            reg.latest.frame = Some(frame.clone());
-            reg.clients.values().cloned().collect()
+            let mut groups: HashMap<Audience, Members> = HashMap::new();
+            for e in reg.clients.values() {
+                groups
+                    .entry(e.audience.clone())
+                    .or_default()
+                    .push((e.client.clone(), e.generation));
+            }
+            (prev, groups)
         };
-        for client in &clients {
-            client.offer_snapshot(&frame);
+        let keyframe_due = next.seq % self.inner.config.keyframe_interval == 0;
+        let delta = match (&prev, keyframe_due) {
+            (Some(prev), false) if groups.keys().any(Audience::is_v2) => diff(prev, &next),
+            _ => None,
+        };
+        let mut made: Vec<(Audience, Encoded)> = Vec::with_capacity(groups.len());
+        for (audience, members) in groups {
+            if !audience.is_v2() {
+                let frame = self.encode_keyframe(&next, &audience);
+                for (client, generation) in &members {
+                    client.offer_snapshot_for(&frame, *generation);
+                }
+                made.push((audience, frame));
+                continue;
+            }
+            let Some(delta) = &delta else {
+                let frame = self.encode_keyframe(&next, &audience);
+                for (client, generation) in &members {
+                    client.offer_keyframe(&frame, next.seq, Some(*generation));
+                }
+                made.push((audience, frame));
+                continue;
+            };
+            let part = match audience.symbols {
+                None => delta.clone(),
+                Some(_) => delta.restricted(|s| audience.keeps(s)),
+            };
+            let frame = encoder::market(&ServerMessage::Delta(part), audience.format, false, c);
+            let offer = DeltaOffer {
+                frame: &frame,
+                seq: delta.seq,
+                base: delta.base,
+            };
+            let keyframe: OnceCell<Encoded> = OnceCell::new();
+            for (client, generation) in &members {
+                client.offer_delta(offer, *generation, || {
+                    keyframe
+                        .get_or_init(|| self.encode_keyframe(&next, &audience))
+                        .clone()
+                });
+            }
+            if let Some(k) = keyframe.into_inner() {
+                made.push((audience, k));
+            }
+        }
+        {
+            let mut reg = self.registry();
+            if reg.latest.as_ref().is_some_and(|l| Arc::ptr_eq(l, &next)) {
+                for (audience, frame) in made {
+                    reg.keyframes.entry(audience).or_insert(frame);
+                }
+            }
         }
         let c = &self.inner.counters;
         c.fanned_out(started.elapsed());
@@ -232,7 +454,11 @@ impl Hub {
     }
 
     fn clients(&self) -> Vec<Arc<Client>> {
-        self.registry().clients.values().cloned().collect()
+        self.registry()
+            .clients
+            .values()
+            .map(|e| e.client.clone())
+            .collect()
     }
 
     /// A copy of the counters.
@@ -240,11 +466,11 @@ impl Hub {
         let reg = self.registry();
         let mut stats = self.inner.counters.read();
         stats.clients = reg.clients.len();
-        for client in reg.clients.values() {
-            stats.dropped += client.dropped();
-            let sent = client.bytes_sent();
+        for e in reg.clients.values() {
+            stats.dropped += e.client.dropped();
+            let sent = e.client.bytes_sent();
             stats.bytes_sent += sent;
-            counters::add_format(&mut stats.bytes_sent_by_format, client.format(), sent);
+            counters::add_format(&mut stats.bytes_sent_by_format, e.client.format(), sent);
         }
         stats
     }

@@ -6,6 +6,13 @@
 //! wake-up, no copy). Only what the kernel does not take at once goes into
 //! the outbox, which the client's session task flushes when the socket
 //! becomes writable again. The outbox is bounded by the slow-client policy.
+//!
+//! v2 frames (keyframes and deltas) form a chain: each delta applies to
+//! the frame before it. The outbox keeps the chain whole: a delta that
+//! does not follow what was queued, or that the policy would have to drop,
+//! is replaced — together with every v2 frame still queued — by one
+//! keyframe of the current tick, so a slow client catches up at once and
+//! never holds a broken chain ([`Client::offer_delta`]).
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
@@ -21,6 +28,7 @@ use tokio::sync::Notify;
 
 use crate::fanout::clock::Clock;
 use crate::fanout::counters::FormatCell;
+use crate::fanout::encoder::Encoded;
 
 /// Most frames handed to one `writev`.
 const MAX_BATCH: usize = 16;
@@ -33,18 +41,37 @@ pub type ClientId = u64;
 /// A frame waiting in an outbox.
 #[derive(Debug)]
 enum Queued {
-    /// A market snapshot; the slow-client policy may drop it.
+    /// A v1 market snapshot; the slow-client policy may drop it.
     Snapshot(Bytes),
-    /// hello, pong, error, ping: kept unless the outbox is full of them.
+    /// A v2 keyframe or delta: never dropped alone, only replaced with
+    /// every other queued one by a keyframe.
+    Chain(Bytes),
+    /// hello, subscribed, pong, error, ping: kept unless the outbox is
+    /// full of them.
     Control(Bytes),
 }
 
 impl Queued {
     fn bytes(&self) -> &Bytes {
         match self {
-            Self::Snapshot(b) | Self::Control(b) => b,
+            Self::Snapshot(b) | Self::Chain(b) | Self::Control(b) => b,
         }
     }
+
+    fn is_market(&self) -> bool {
+        !matches!(self, Self::Control(_))
+    }
+}
+
+/// A v2 delta offered to a client: its frame and where it sits in the chain.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DeltaOffer<'a> {
+    /// The encoded delta.
+    pub(crate) frame: &'a Encoded,
+    /// The tick it leads to.
+    pub(crate) seq: u64,
+    /// The tick it applies to.
+    pub(crate) base: u64,
 }
 
 /// The close a session has been asked to perform.
@@ -69,6 +96,13 @@ struct Outbox {
     close_written: bool,
     /// The socket failed; nothing more will be written.
     broken: bool,
+    /// Subscription generation the hub's frames must carry: bumped on
+    /// every subscription change, so a frame encoded for the old set and
+    /// offered late is ignored.
+    generation: u64,
+    /// `seq` of the last v2 frame accepted (the state the client will hold
+    /// once everything queued is written); `None` before its first keyframe.
+    chain: Option<u64>,
 }
 
 impl Outbox {
@@ -156,12 +190,14 @@ impl Client {
         &self.stream
     }
 
-    /// Frames dropped for this client by the slow-client policy.
+    /// Frames dropped (or replaced by a keyframe) for this client by the
+    /// slow-client policy.
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
     }
 
-    /// Snapshots handed to the kernel for this client.
+    /// Market frames (snapshots, keyframes, deltas) handed to the kernel
+    /// for this client.
     pub fn delivered(&self) -> u64 {
         self.delivered.load(Ordering::Relaxed)
     }
@@ -212,10 +248,92 @@ impl Client {
         self.outbox.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Offers one tick's snapshot frame: written at once when the client
-    /// is caught up, otherwise queued under the slow-client policy.
-    pub fn offer_snapshot(&self, frame: &Bytes) {
-        self.offer(Queued::Snapshot(frame.clone()));
+    /// The bytes of `encoded` this client's connection takes: the one
+    /// place a representation is chosen per client (a refcount bump, never
+    /// a copy).
+    fn wire(&self, encoded: &Encoded) -> Bytes {
+        encoded.frame().clone()
+    }
+
+    /// Starts a new subscription generation: frames offered for the
+    /// previous one are ignored from now on.
+    pub(crate) fn next_generation(&self) -> u64 {
+        let mut out = self.outbox();
+        out.generation += 1;
+        out.generation
+    }
+
+    /// Offers one tick's v1 snapshot frame, encoded for the subscription
+    /// generation `generation` (ignored when the client has moved on):
+    /// written at once when the client is caught up, otherwise queued
+    /// under the slow-client policy.
+    pub(crate) fn offer_snapshot_for(&self, frame: &Encoded, generation: u64) {
+        let out = self.outbox();
+        if out.generation == generation {
+            self.offer_locked(out, Queued::Snapshot(self.wire(frame)));
+        }
+    }
+
+    /// Offers the keyframe of tick `seq` (v2). Every v2 frame still queued
+    /// is superseded by it and removed (counted as dropped). With
+    /// `generation`, a stale generation or a chain already at `seq` or
+    /// beyond ignores it; without, it is always taken (a new client, a
+    /// subscription change, a resync).
+    pub(crate) fn offer_keyframe(&self, frame: &Encoded, seq: u64, generation: Option<u64>) {
+        let mut out = self.outbox();
+        if let Some(g) = generation {
+            if g != out.generation || out.chain.is_some_and(|c| c >= seq) {
+                return;
+            }
+        }
+        if out.close.is_some() || out.broken {
+            return;
+        }
+        out.chain = Some(seq);
+        let superseded = remove_chain(&mut out.queue);
+        if superseded > 0 {
+            self.note_drops(superseded);
+        }
+        self.offer_locked(out, Queued::Chain(self.wire(frame)));
+    }
+
+    /// Offers a v2 delta of the subscription generation `generation`:
+    /// appended when it follows the chain and the policy lets it in;
+    /// otherwise the queued v2 frames and the delta are replaced by the
+    /// keyframe of the same tick, which `keyframe` encodes on demand (once
+    /// per tick for all clients of the set).
+    pub(crate) fn offer_delta(
+        &self,
+        delta: DeltaOffer<'_>,
+        generation: u64,
+        keyframe: impl FnOnce() -> Encoded,
+    ) {
+        let mut out = self.outbox();
+        if out.close.is_some() || out.broken || generation != out.generation {
+            return;
+        }
+        if out.chain.is_some_and(|c| c >= delta.seq) {
+            return; // a keyframe already covers this tick
+        }
+        let follows = out.chain == Some(delta.base);
+        let queued_market = out.queue.iter().any(Queued::is_market);
+        let would_drop = match self.policy {
+            SlowClientPolicy::Conflate => queued_market,
+            SlowClientPolicy::DropOldest => out.queue.len() >= self.capacity,
+        };
+        out.chain = Some(delta.seq);
+        if follows && !would_drop {
+            self.offer_locked(out, Queued::Chain(self.wire(delta.frame)));
+            return;
+        }
+        // The delta itself is not sent: one drop, plus what the keyframe
+        // supersedes in the queue.
+        let dropped = remove_chain(&mut out.queue) + u64::from(follows);
+        if dropped > 0 {
+            self.note_drops(dropped);
+        }
+        let frame = self.wire(&keyframe());
+        self.offer_locked(out, Queued::Chain(frame));
     }
 
     /// Queues a control frame (hello, pong, error, ping).
@@ -224,12 +342,15 @@ impl Client {
     }
 
     fn offer(&self, frame: Queued) {
-        let mut out = self.outbox();
+        self.offer_locked(self.outbox(), frame);
+    }
+
+    fn offer_locked(&self, mut out: MutexGuard<'_, Outbox>, frame: Queued) {
         if out.close.is_some() || out.broken {
             return;
         }
         if out.is_idle() {
-            let is_snapshot = matches!(frame, Queued::Snapshot(_));
+            let is_snapshot = frame.is_market();
             let written = self.stream.try_write(frame.bytes());
             if let Ok(n) = written {
                 self.bytes_sent.fetch_add(n as u64, Ordering::Relaxed);
@@ -283,6 +404,13 @@ impl Client {
             {
                 Some(pos) => {
                     out.queue.remove(pos);
+                }
+                // A v2 frame is never dropped alone (the chain would
+                // break): it may exceed the bound by itself, since at
+                // most one keyframe replaces all the others.
+                None if matches!(frame, Queued::Chain(_)) => {
+                    out.queue.push_back(frame);
+                    return dropped;
                 }
                 None => return dropped + 1, // full of control frames: drop the new one
             }
@@ -405,7 +533,7 @@ impl Client {
             let Some(q) = out.queue.pop_front() else {
                 break;
             };
-            if matches!(q, Queued::Snapshot(_)) {
+            if q.is_market() {
                 self.delivered.fetch_add(1, Ordering::Relaxed);
             }
             if n < len {
@@ -426,7 +554,17 @@ impl Client {
     }
 }
 
+/// Removes every queued v2 frame; returns how many.
+fn remove_chain(queue: &mut VecDeque<Queued>) -> u64 {
+    let before = queue.len();
+    queue.retain(|q| !matches!(q, Queued::Chain(_)));
+    (before - queue.len()) as u64
+}
+
 /// What to do with a client whose queue is full or that has fallen behind.
+///
+/// Either way a v2 client is never dropped a single delta: what the policy
+/// would drop is replaced, with the v2 frames still queued, by one keyframe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum SlowClientPolicy {
     /// Keep at most one unsent snapshot per client: a newer snapshot
@@ -453,6 +591,10 @@ mod tests {
     /// A connected socket pair with small buffers: the server side wrapped
     /// in a [`Client`], and the peer.
     async fn pair() -> (Client, TcpStream) {
+        pair_with(SlowClientPolicy::Conflate).await
+    }
+
+    async fn pair_with(policy: SlowClientPolicy) -> (Client, TcpStream) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let socket = tokio::net::TcpSocket::new_v4().unwrap();
         socket.set_recv_buffer_size(4096).unwrap();
@@ -464,7 +606,7 @@ mod tests {
         socket2::SockRef::from(&server)
             .set_send_buffer_size(4096)
             .unwrap();
-        let client = Client::new(1, addr, server, SlowClientPolicy::Conflate, 8, Clock::new());
+        let client = Client::new(1, addr, server, policy, 8, Clock::new());
         (client, peer)
     }
 
@@ -520,5 +662,83 @@ mod tests {
             assert_eq!(got, close.as_ref(), "reason {reason:?}");
             assert!(!client.has_backlog());
         }
+    }
+
+    fn encoded(text: &str) -> Encoded {
+        Encoded::new(Bytes::from(text.to_owned()))
+    }
+
+    fn queued(client: &Client) -> Vec<String> {
+        client
+            .outbox()
+            .queue
+            .iter()
+            .map(|q| String::from_utf8_lossy(q.bytes()).into_owned())
+            .collect()
+    }
+
+    /// Offers the deltas `from..=to`, each with the keyframe of its tick.
+    fn deltas(client: &Client, from: u64, to: u64, generation: u64) {
+        for seq in from..=to {
+            let delta = encoded(&format!("D{seq}"));
+            let offer = DeltaOffer {
+                frame: &delta,
+                seq,
+                base: seq - 1,
+            };
+            client.offer_delta(offer, generation, || encoded(&format!("K{seq}")));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_delta_the_policy_would_drop_is_replaced_with_the_keyframe_of_its_tick() {
+        let (client, _peer) = pair_with(SlowClientPolicy::Conflate).await;
+        fill(&client);
+        client.offer_keyframe(&encoded("K1"), 1, None);
+        deltas(&client, 2, 20, 0);
+        // At most one v2 frame waits, and it is the newest state.
+        assert_eq!(queued(&client), ["K20"]);
+        assert_eq!(client.dropped(), 2 * 19);
+
+        let (client, _peer) = pair_with(SlowClientPolicy::DropOldest).await;
+        fill(&client);
+        client.offer_keyframe(&encoded("K1"), 1, None);
+        deltas(&client, 2, 20, 0);
+        // Deltas queue up to the bound (8); the one that would overflow it
+        // and all queued v2 frames become one keyframe, and the chain goes on.
+        assert_eq!(queued(&client), ["K17", "D18", "D19", "D20"]);
+    }
+
+    #[tokio::test]
+    async fn the_chain_is_never_broken_nor_fed_a_stale_subscription() {
+        let (client, _peer) = pair_with(SlowClientPolicy::DropOldest).await;
+        fill(&client);
+        // Before any keyframe, a delta cannot apply: its keyframe goes instead.
+        deltas(&client, 5, 5, 0);
+        assert_eq!(queued(&client), ["K5"]);
+        deltas(&client, 6, 6, 0);
+        // A delta that skips a tick does not follow: keyframe.
+        let skipping = encoded("D8");
+        let offer = DeltaOffer {
+            frame: &skipping,
+            seq: 8,
+            base: 7,
+        };
+        client.offer_delta(offer, 0, || encoded("K8"));
+        assert_eq!(queued(&client), ["K8"]);
+        // A periodic keyframe the chain already passed is ignored; a forced
+        // one (resync) is taken.
+        client.offer_keyframe(&encoded("K8bis"), 8, Some(0));
+        assert_eq!(queued(&client), ["K8"]);
+        client.offer_keyframe(&encoded("K8again"), 8, None);
+        assert_eq!(queued(&client), ["K8again"]);
+        // After a subscription change, frames of the old set are ignored.
+        let generation = client.next_generation();
+        deltas(&client, 9, 9, generation - 1);
+        client.offer_snapshot_for(&encoded("S9"), generation - 1);
+        client.offer_keyframe(&encoded("K9old"), 9, Some(generation - 1));
+        assert_eq!(queued(&client), ["K8again"]);
+        deltas(&client, 9, 9, generation);
+        assert_eq!(queued(&client), ["K8again", "D9"]);
     }
 }

@@ -101,6 +101,7 @@ pub async fn run(
     drop(leftover);
     let mut session = Session {
         client: &client,
+        hub: &hub,
         reader,
         peer_closed: None,
         discarding: false,
@@ -123,6 +124,7 @@ pub async fn run(
 
 struct Session<'a> {
     client: &'a Client,
+    hub: &'a Hub,
     reader: FrameReader,
     /// The client's close code, once its close frame arrived.
     peer_closed: Option<u16>,
@@ -321,15 +323,18 @@ impl Session<'_> {
             Ok(ClientMessage::Ping { id }) => {
                 self.send(&ServerMessage::Pong { id });
             }
-            Ok(msg @ (ClientMessage::Subscribe { .. } | ClientMessage::Unsubscribe { .. })) => self
-                .reply_error(
-                    ErrorCode::Unsupported,
-                    format!(
-                        "{} is not offered yet: every client receives all symbols",
-                        msg.kind()
-                    ),
-                ),
+            Ok(ClientMessage::Subscribe { symbols }) => self.subscribe(&symbols, true),
+            Ok(ClientMessage::Unsubscribe { symbols }) => self.subscribe(&symbols, false),
+            Ok(ClientMessage::Resync) => self.hub.resync(self.client.id()),
             Err(e) => self.reply_error(e.code(), e.to_string()),
+        }
+    }
+
+    /// Subscribe (`add`) or unsubscribe; the hub answers `subscribed` and
+    /// a keyframe, or the refusal is answered here.
+    fn subscribe(&self, symbols: &[String], add: bool) {
+        if let Err(refusal) = self.hub.subscribe(self.client.id(), symbols, add) {
+            self.reply_error(refusal.code, refusal.message);
         }
     }
 

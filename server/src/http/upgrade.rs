@@ -5,7 +5,8 @@
 //! Every refusal happens here, before the upgrade, as a plain-text answer
 //! whose status, reason and metrics label come from its
 //! [`Rejection`]; checked in this order: draining, handshake headers,
-//! `Origin`, token, connection slot (per IP of the client, which behind a
+//! the `Sec-WebSocket-Protocol` offer (only unknown names: 400 naming the
+//! supported ones; the chosen name is echoed in the 101), `Origin`, token, connection slot (per IP of the client, which behind a
 //! `--trusted-proxy` is the address its forwarding header names; logged
 //! with port 0 then).
 
@@ -13,6 +14,7 @@ use std::net::SocketAddr;
 
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
+use marketfeed_protocol::Subprotocol;
 use tokio::net::TcpStream;
 use tracing::Instrument;
 use warp::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -48,6 +50,18 @@ pub fn upgrade(
         Ok(key) => key,
         Err(e) => return refuse(Rejection::BadHandshake, from_handshake(e.to_response())),
     };
+    let Ok(offer) = negotiate(&headers) else {
+        let body = format!(
+            "{}: offer one of {}",
+            Rejection::UnsupportedSubprotocol.reason(),
+            Subprotocol::supported_list()
+        );
+        return refuse(
+            Rejection::UnsupportedSubprotocol,
+            reject(Rejection::UnsupportedSubprotocol.status(), &body),
+        );
+    };
+    let format = offer.unwrap_or(Subprotocol::DEFAULT);
     if !state.origins.allows(&headers) {
         return answer(Rejection::ForbiddenOrigin);
     }
@@ -87,6 +101,7 @@ pub fn upgrade(
                             peer,
                             claims,
                             permit,
+                            format,
                         };
                         start_session(state, conn, parts.io.into_inner(), parts.read_buf).await;
                     }
@@ -97,7 +112,37 @@ pub fn upgrade(
         }
         .instrument(span),
     );
-    switching_protocols(&key)
+    let mut res = switching_protocols(&key);
+    if let Some(chosen) = offer {
+        res.headers_mut().insert(
+            header::SEC_WEBSOCKET_PROTOCOL,
+            HeaderValue::from_static(chosen.name()),
+        );
+    }
+    res
+}
+
+/// The format the client's `Sec-WebSocket-Protocol` offer chooses (the
+/// first name it lists that marketfeed knows, every header line read as
+/// one list): `Ok(None)` when it offers none, `Err` when it offers only
+/// names marketfeed does not speak.
+fn negotiate(headers: &HeaderMap) -> Result<Option<Subprotocol>, ()> {
+    let mut offered = false;
+    for value in headers.get_all(header::SEC_WEBSOCKET_PROTOCOL) {
+        let Ok(list) = value.to_str() else {
+            offered = true;
+            continue;
+        };
+        if let Some(chosen) = Subprotocol::choose(list) {
+            return Ok(Some(chosen));
+        }
+        offered |= list.split(',').any(|t| !t.trim().is_empty());
+    }
+    if offered {
+        Err(())
+    } else {
+        Ok(None)
+    }
 }
 
 /// `Ok(None)` when authentication is off.
@@ -119,14 +164,19 @@ struct Conn {
     claims: Option<Claims>,
     /// Held for the whole session; dropping it frees the slot.
     permit: Permit,
+    /// The negotiated wire format.
+    format: Subprotocol,
 }
 
 async fn start_session(state: AppState, conn: Conn, stream: TcpStream, leftover: bytes::Bytes) {
     let started = tokio::time::Instant::now();
     let expires_at = conn.claims.as_ref().map(|c| started + c.remaining());
-    let client = state
-        .hub
-        .register(conn.peer, stream, state.greeting.frame());
+    let client = state.hub.register(
+        conn.peer,
+        stream,
+        state.greeting.frame(conn.format),
+        conn.format,
+    );
     tracing::info!(client = client.id(), peer = %conn.peer, "client connected");
     let ended = session::run(client, state.hub, leftover, state.session, expires_at).await;
     state.metrics.disconnected(&ended, started.elapsed());

@@ -33,6 +33,17 @@ pub mod defaults {
     pub const CLIENT_QUEUE: usize = 50;
     /// Largest client message accepted, in bytes.
     pub const MAX_MESSAGE_SIZE: usize = 4096;
+    /// v2 formats: a keyframe instead of a delta every this many ticks
+    /// (one minute at the default 1 s tick). Clients that join, resync,
+    /// subscribe or fall behind get a keyframe at once anyway, so this is
+    /// only the bound on how long a client could hold a wrong state
+    /// unnoticed; its cost is small: a 30-quote binary keyframe is about
+    /// 2.4 KB against a typical 0.5 KB delta, +7 % of v2.bin's bytes at 60.
+    pub const KEYFRAME_INTERVAL: u64 = 60;
+    /// Most symbols one connection may subscribe to: the whole VN30 basket
+    /// plus a large watchlist, while bounding what one subscription costs
+    /// the server per tick.
+    pub const MAX_SYMBOLS_PER_CLIENT: usize = 100;
     /// How long shutdown waits for clients to acknowledge the close.
     pub const SHUTDOWN_DRAIN: Duration = Duration::from_secs(5);
     /// How long a new TCP connection may take to send its request head.
@@ -258,6 +269,14 @@ pub struct Config {
     #[arg(long, env = "MARKETFEED_MAX_MESSAGE_SIZE", default_value_t = defaults::MAX_MESSAGE_SIZE, value_parser = parse_message_size)]
     pub max_message_size: usize,
 
+    /// v2 formats: send a keyframe instead of a delta every this many ticks.
+    #[arg(long, env = "MARKETFEED_KEYFRAME_INTERVAL", default_value_t = defaults::KEYFRAME_INTERVAL, value_parser = clap::value_parser!(u64).range(1..))]
+    pub keyframe_interval: u64,
+
+    /// Most symbols one connection may subscribe to; a larger set is refused (error tooManySymbols).
+    #[arg(long, env = "MARKETFEED_MAX_SYMBOLS_PER_CLIENT", default_value_t = defaults::MAX_SYMBOLS_PER_CLIENT, value_parser = parse_queue)]
+    pub max_symbols_per_client: usize,
+
     /// Directory served at `/` (the price board) [default: ./www when it exists].
     #[arg(long, env = "MARKETFEED_WWW_DIR")]
     pub www_dir: Option<PathBuf>,
@@ -472,6 +491,8 @@ mod tests {
         assert_eq!(c.heartbeat_timeout, defaults::HEARTBEAT_TIMEOUT);
         assert_eq!(c.client_queue, defaults::CLIENT_QUEUE);
         assert_eq!(c.max_message_size, defaults::MAX_MESSAGE_SIZE);
+        assert_eq!(c.keyframe_interval, defaults::KEYFRAME_INTERVAL);
+        assert_eq!(c.max_symbols_per_client, defaults::MAX_SYMBOLS_PER_CLIENT);
         assert_eq!(c.shutdown_drain, defaults::SHUTDOWN_DRAIN);
         assert_eq!(c.request_timeout, defaults::REQUEST_TIMEOUT);
         assert_eq!(c.max_request_head, defaults::MAX_REQUEST_HEAD);

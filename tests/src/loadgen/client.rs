@@ -49,6 +49,8 @@ pub struct Plan {
     pub connect_timeout: Duration,
     /// Largest frame accepted.
     pub max_payload: usize,
+    /// The `Sec-WebSocket-Protocol` to offer.
+    pub subprotocol: Option<Rc<str>>,
 }
 
 async fn connect(plan: &Plan) -> io::Result<TcpStream> {
@@ -69,9 +71,15 @@ async fn open(plan: &Plan) -> Result<(TcpStream, Vec<u8>), String> {
     key[8..].copy_from_slice(&recv::now_ns().to_be_bytes());
     let attempt = async {
         let mut stream = connect(plan).await.map_err(|e| format!("connect: {e}"))?;
-        let rest = handshake::upgrade(&mut stream, &plan.host, &plan.path, key)
-            .await
-            .map_err(|e| e.to_string())?;
+        let rest = handshake::upgrade_offering(
+            &mut stream,
+            &plan.host,
+            &plan.path,
+            key,
+            plan.subprotocol.as_deref(),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
         Ok((stream, rest))
     };
     tokio::time::timeout(plan.connect_timeout, attempt)
@@ -148,6 +156,7 @@ fn read_available(
         match recv::try_recv(stream, buf, cmsg) {
             Ok(r) if r.len == 0 => return Err("server closed the connection".to_owned()),
             Ok(r) => {
+                stats.borrow_mut().record_read(r.len);
                 let at = RxTime {
                     kernel_ns: r.kernel_ns,
                     user_ns: r.user_ns,

@@ -44,6 +44,11 @@ pub struct Config {
     /// Largest frame accepted, bytes.
     #[arg(long, default_value_t = 1 << 20)]
     pub max_frame: usize,
+    /// `Sec-WebSocket-Protocol` to offer (e.g. `marketfeed.v2.bin`); none
+    /// by default (the server then speaks `marketfeed.v1.json`). The
+    /// server must choose it, or the client counts as a connect failure.
+    #[arg(long)]
+    pub subprotocol: Option<String>,
     /// Free-form label copied into the JSON line.
     #[arg(long, default_value = "")]
     pub label: String,

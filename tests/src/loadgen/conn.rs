@@ -4,7 +4,7 @@
 //! Kept free of sockets so it can be fed byte slices in tests.
 
 use super::frame::{self, Frame, FrameError, MaskSource};
-use super::scan::{scan, Scanned};
+use super::scan::{scan, scan_binary, Scanned};
 use super::stats::Stats;
 
 /// When a chunk of bytes was received.
@@ -35,6 +35,8 @@ pub struct Conn {
     pending: Vec<u8>,
     /// A fragmented message being joined.
     fragments: Option<Vec<u8>>,
+    /// Whether the message being joined is binary.
+    binary: bool,
     /// Last snapshot `seq` seen.
     last_seq: Option<u64>,
     had_gap: bool,
@@ -52,6 +54,7 @@ impl Conn {
         Self {
             pending: Vec::new(),
             fragments: None,
+            binary: false,
             last_seq: None,
             had_gap: false,
             masks: MaskSource::new(mask_seed),
@@ -96,8 +99,9 @@ impl Conn {
         match f.opcode {
             frame::OP_TEXT | frame::OP_BINARY if self.fragments.is_none() => {
                 if f.fin {
-                    self.on_message(f.payload, at, stats);
+                    self.on_message(f.payload, f.opcode == frame::OP_BINARY, at, stats);
                 } else {
+                    self.binary = f.opcode == frame::OP_BINARY;
                     self.fragments = Some(f.payload.to_vec());
                 }
             }
@@ -105,7 +109,7 @@ impl Conn {
                 let mut joined = self.fragments.take().ok_or(ConnError::Opcode(f.opcode))?;
                 joined.extend_from_slice(f.payload);
                 if f.fin {
-                    self.on_message(&joined, at, stats);
+                    self.on_message(&joined, self.binary, at, stats);
                 } else {
                     self.fragments = Some(joined);
                 }
@@ -129,9 +133,13 @@ impl Conn {
         Ok(())
     }
 
-    fn on_message(&mut self, msg: &[u8], at: RxTime, stats: &mut Stats) {
-        match scan(msg) {
+    fn on_message(&mut self, msg: &[u8], binary: bool, at: RxTime, stats: &mut Stats) {
+        let scanned = if binary { scan_binary(msg) } else { scan(msg) };
+        match scanned {
             Scanned::Snapshot { seq, ts } => {
+                if binary && stats.measuring {
+                    stats.window_binary_msgs += 1;
+                }
                 let catch_up = self.last_seq.is_none();
                 if let Some(last) = self.last_seq {
                     if seq > last + 1 {

@@ -46,6 +46,19 @@ fn base64(bytes: &[u8]) -> String {
 /// The upgrade request for `host` (authority) and `path`, with `key_bytes`
 /// as the 16-byte nonce.
 pub fn request(host: &str, path: &str, key_bytes: [u8; 16]) -> String {
+    request_offering(host, path, key_bytes, None)
+}
+
+/// [`request`] offering `subprotocol` in `Sec-WebSocket-Protocol`.
+pub fn request_offering(
+    host: &str,
+    path: &str,
+    key_bytes: [u8; 16],
+    subprotocol: Option<&str>,
+) -> String {
+    let offer = subprotocol
+        .map(|p| format!("Sec-WebSocket-Protocol: {p}\r\n"))
+        .unwrap_or_default();
     format!(
         "GET {path} HTTP/1.1\r\n\
          Host: {host}\r\n\
@@ -53,6 +66,7 @@ pub fn request(host: &str, path: &str, key_bytes: [u8; 16]) -> String {
          Connection: Upgrade\r\n\
          Sec-WebSocket-Key: {}\r\n\
          Sec-WebSocket-Version: 13\r\n\
+         {offer}\
          \r\n",
         base64(&key_bytes)
     )
@@ -68,8 +82,20 @@ pub async fn upgrade(
     path: &str,
     key_bytes: [u8; 16],
 ) -> Result<Vec<u8>, HandshakeError> {
+    upgrade_offering(stream, host, path, key_bytes, None).await
+}
+
+/// [`upgrade`] offering `subprotocol`: the server must choose it (echo it
+/// in `Sec-WebSocket-Protocol`), or the upgrade counts as refused.
+pub async fn upgrade_offering(
+    stream: &mut TcpStream,
+    host: &str,
+    path: &str,
+    key_bytes: [u8; 16],
+    subprotocol: Option<&str>,
+) -> Result<Vec<u8>, HandshakeError> {
     stream
-        .write_all(request(host, path, key_bytes).as_bytes())
+        .write_all(request_offering(host, path, key_bytes, subprotocol).as_bytes())
         .await?;
     let mut head = Vec::with_capacity(512);
     let mut chunk = [0u8; 1024];
@@ -81,7 +107,7 @@ pub async fn upgrade(
         head.extend_from_slice(&chunk[..n]);
         if let Some(end) = head.windows(4).position(|w| w == b"\r\n\r\n") {
             let rest = head.split_off(end + 4);
-            check_response(&head)?;
+            check_response(&head, subprotocol)?;
             return Ok(rest);
         }
         if head.len() > MAX_HEAD {
@@ -90,7 +116,7 @@ pub async fn upgrade(
     }
 }
 
-fn check_response(head: &[u8]) -> Result<(), HandshakeError> {
+fn check_response(head: &[u8], subprotocol: Option<&str>) -> Result<(), HandshakeError> {
     let text = String::from_utf8_lossy(head);
     let status = text.lines().next().unwrap_or_default();
     let switching = status.split_whitespace().nth(1) == Some("101");
@@ -98,8 +124,18 @@ fn check_response(head: &[u8]) -> Result<(), HandshakeError> {
         let l = l.to_ascii_lowercase();
         l.starts_with("upgrade:") && l.contains("websocket")
     });
-    if switching && upgraded {
+    let chosen = text.lines().find_map(|l| {
+        let (name, value) = l.split_once(':')?;
+        name.trim()
+            .eq_ignore_ascii_case("sec-websocket-protocol")
+            .then(|| value.trim())
+    });
+    if switching && upgraded && chosen == subprotocol {
         Ok(())
+    } else if switching && upgraded {
+        Err(HandshakeError::Refused(format!(
+            "subprotocol {chosen:?} chosen, {subprotocol:?} offered"
+        )))
     } else {
         Err(HandshakeError::Refused(status.to_owned()))
     }
@@ -121,10 +157,17 @@ mod tests {
 
     #[test]
     fn response_check() {
-        assert!(check_response(
-            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
-        )
-        .is_ok());
-        assert!(check_response(b"HTTP/1.1 404 Not Found\r\n\r\n").is_err());
+        let ok = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n";
+        assert!(check_response(ok, None).is_ok());
+        assert!(check_response(ok, Some("marketfeed.v2.bin")).is_err());
+        let chosen = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+            Sec-WebSocket-Protocol: marketfeed.v2.bin\r\n\r\n";
+        assert!(check_response(chosen, Some("marketfeed.v2.bin")).is_ok());
+        assert!(check_response(chosen, None).is_err());
+        assert!(check_response(b"HTTP/1.1 404 Not Found\r\n\r\n", None).is_err());
+        assert!(
+            request_offering("h", "/", [0; 16], Some("marketfeed.v2.json"))
+                .contains("\r\nSec-WebSocket-Protocol: marketfeed.v2.json\r\n\r\n")
+        );
     }
 }

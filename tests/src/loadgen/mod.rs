@@ -11,6 +11,10 @@
 //! until every client connected or failed, warm up, then time a window of
 //! `--duration` and report.
 //!
+//! `--subprotocol NAME` offers a wire format (`marketfeed.v2.bin`, …);
+//! the report then counts binary messages and the wire bytes per client
+//! and second, frame headers included.
+//!
 //! Modules: [`config`] (CLI), [`target`] (URL), [`handshake`], [`frame`],
 //! [`scan`] (`seq`/`ts` extraction), [`conn`] (per-connection state),
 //! [`recv`] (timestamped reads), [`client`] (the task), [`stats`],
@@ -79,6 +83,7 @@ async fn drive(config: &Config, target: target::Target) -> Result<Report, Loadge
     let before = sample(config.server_pid)?;
     let host: Rc<str> = target.host.into();
     let path: Rc<str> = target.path.into();
+    let subprotocol: Option<Rc<str>> = config.subprotocol.as_deref().map(Into::into);
     let ramp_start = Instant::now();
     let rate = config.ramp_rate.max(1.0);
     for i in 0..config.clients {
@@ -93,6 +98,7 @@ async fn drive(config: &Config, target: target::Target) -> Result<Report, Loadge
             stalled: config.is_stalled(i),
             connect_timeout: config.connect_timeout,
             max_payload: config.max_frame,
+            subprotocol: subprotocol.clone(),
         };
         tokio::task::spawn_local(client::run(plan, stats.clone()));
     }
@@ -138,6 +144,14 @@ async fn drive(config: &Config, target: target::Target) -> Result<Report, Loadge
         messages: s.window_msgs,
         messages_total: s.total_msgs,
         mean_msg_bytes: s.window_bytes.checked_div(s.window_msgs).unwrap_or(0),
+        subprotocol: config.subprotocol.clone(),
+        binary_messages: s.window_binary_msgs,
+        wire_bytes: s.window_wire_bytes,
+        wire_bytes_per_client_s: per_client_second(
+            s.window_wire_bytes,
+            s.connected.saturating_sub(s.disconnects),
+            duration_s,
+        ),
         msgs_per_s: (s.window_msgs as f64 / duration_s).round(),
         latency_kernel_us: Latency::of(&s.kernel),
         latency_user_us: Latency::of(&s.user),
@@ -157,6 +171,14 @@ async fn drive(config: &Config, target: target::Target) -> Result<Report, Loadge
         first_connect_error: s.first_connect_error.clone(),
         first_disconnect: s.first_disconnect.clone(),
     })
+}
+
+/// Bytes per client-second (what one client's link carries).
+fn per_client_second(bytes: u64, clients: u64, secs: f64) -> f64 {
+    if clients == 0 || secs <= 0.0 {
+        return 0.0;
+    }
+    (bytes as f64 / clients as f64 / secs).round()
 }
 
 fn round3(x: f64) -> f64 {

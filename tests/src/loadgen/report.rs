@@ -84,8 +84,18 @@ pub struct Report {
     pub messages: u64,
     /// Snapshots received over the whole run.
     pub messages_total: u64,
-    /// Mean snapshot payload size in the window, bytes.
+    /// Mean market message (snapshot or delta) payload size in the
+    /// window, bytes.
     pub mean_msg_bytes: u64,
+    /// The subprotocol offered (and chosen), if any.
+    pub subprotocol: Option<String>,
+    /// Market messages of the window that came in binary frames.
+    pub binary_messages: u64,
+    /// Bytes read from the sockets in the window, every frame with its
+    /// header.
+    pub wire_bytes: u64,
+    /// `wire_bytes` per live client per second of the window.
+    pub wire_bytes_per_client_s: f64,
     /// `messages / duration_s`.
     pub msgs_per_s: f64,
     /// Latency by kernel receive time (`SO_TIMESTAMPNS`), µs.
@@ -158,6 +168,13 @@ impl Report {
             self.clients_with_gaps,
             self.reordered,
             self.invalid_msgs
+        );
+        s += &format!(
+            "  format {}: {} binary messages, wire {} B = {:.0} B per client-second\n",
+            self.subprotocol.as_deref().unwrap_or("(none: v1.json)"),
+            self.binary_messages,
+            self.wire_bytes,
+            self.wire_bytes_per_client_s
         );
         s += &latency_line("latency (kernel rx)", &self.latency_kernel_us);
         s += &latency_line("latency (user rx)", &self.latency_user_us);

@@ -13,7 +13,8 @@ const SCAN_WINDOW: usize = 128;
 /// What the load generator needs to know about one server message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scanned {
-    /// A snapshot with its sequence number and server timestamp (unix µs).
+    /// A market message — a snapshot (keyframe) or a v2 delta, JSON or
+    /// binary — with its sequence number and server timestamp (unix µs).
     Snapshot {
         /// Tick sequence number.
         seq: u64,
@@ -36,12 +37,44 @@ struct Head {
     ts: Option<u64>,
 }
 
-/// Classifies `msg` and pulls out `seq` and `ts` of a snapshot.
+/// Classifies the binary message `msg` (`marketfeed.v2.bin`): reads the
+/// tag and the leading varints (`seq`, then `ts` for a snapshot; `seq`,
+/// `seq − base`, `ts` for a delta) without decoding the rest.
+pub fn scan_binary(msg: &[u8]) -> Scanned {
+    let mut at = 1;
+    let mut varint = || {
+        let mut v = 0u64;
+        for shift in (0..64).step_by(7) {
+            let b = *msg.get(at)?;
+            at += 1;
+            v |= u64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                return Some(v);
+            }
+        }
+        None
+    };
+    let fields = match msg.first() {
+        Some(&marketfeed_protocol::binary::TAG_SNAPSHOT) => {
+            varint().and_then(|seq| Some((seq, varint()?)))
+        }
+        Some(&marketfeed_protocol::binary::TAG_DELTA) => {
+            varint().and_then(|seq| varint().and_then(|_| Some((seq, varint()?))))
+        }
+        _ => None,
+    };
+    match fields {
+        Some((seq, ts)) => Scanned::Snapshot { seq, ts },
+        None => Scanned::Invalid,
+    }
+}
+
+/// Classifies `msg` and pulls out `seq` and `ts` of a snapshot or delta.
 pub fn scan(msg: &[u8]) -> Scanned {
     let head = &msg[..msg.len().min(SCAN_WINDOW)];
     if let Some(kind) = string_after(head, b"\"type\":") {
         match kind {
-            b"snapshot" => {
+            b"snapshot" | b"delta" => {
                 if let (Some(seq), Some(ts)) = (
                     number_after(head, b"\"seq\":"),
                     number_after(head, b"\"ts\":"),
@@ -62,9 +95,9 @@ fn slow_scan(msg: &[u8]) -> Scanned {
             kind,
             seq: Some(seq),
             ts: Some(ts),
-        }) if kind == "snapshot" => Scanned::Snapshot { seq, ts },
+        }) if kind == "snapshot" || kind == "delta" => Scanned::Snapshot { seq, ts },
         Ok(Head { kind, .. }) if kind == "hello" => Scanned::Hello,
-        Ok(Head { kind, .. }) if kind != "snapshot" => Scanned::Other,
+        Ok(Head { kind, .. }) if kind != "snapshot" && kind != "delta" => Scanned::Other,
         _ => Scanned::Invalid,
     }
 }
@@ -136,5 +169,29 @@ mod tests {
         assert_eq!(scan(&fixture("error.json")), Scanned::Other);
         assert_eq!(scan(b"not json"), Scanned::Invalid);
         assert_eq!(scan(b"{\"type\":\"snapshot\",\"seq\":1}"), Scanned::Invalid);
+    }
+
+    #[test]
+    fn deltas_and_binary_messages_are_market_messages() {
+        let delta = Scanned::Snapshot {
+            seq: 43,
+            ts: 1_764_129_601_123_456,
+        };
+        assert_eq!(scan(&fixture("delta.json")), delta);
+        let wire = marketfeed_protocol::encode_server(
+            &marketfeed_protocol::decode_server(&fixture("delta.json")).expect("decodes"),
+        );
+        assert_eq!(scan(&wire), delta);
+        assert_eq!(scan_binary(&fixture("delta.bin")), delta);
+        assert_eq!(
+            scan_binary(&fixture("snapshot.bin")),
+            Scanned::Snapshot {
+                seq: 42,
+                ts: 1_764_129_600_123_456
+            }
+        );
+        assert_eq!(scan(&fixture("subscribed.json")), Scanned::Other);
+        assert_eq!(scan_binary(&[9, 1, 1]), Scanned::Invalid);
+        assert_eq!(scan_binary(&[2, 0x80]), Scanned::Invalid);
     }
 }

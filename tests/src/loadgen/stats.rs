@@ -70,6 +70,11 @@ pub struct Stats {
     pub first_disconnect: Option<String>,
     /// Server pings answered with a pong.
     pub pongs_sent: u64,
+    /// Market messages of the window that came in binary frames.
+    pub window_binary_msgs: u64,
+    /// Bytes read from the sockets in the window: every frame, headers
+    /// included (what the wire carried).
+    pub window_wire_bytes: u64,
     /// Per-tick delivery spread, window only.
     pub ticks: HashMap<u64, TickAgg>,
 }
@@ -104,6 +109,8 @@ impl Default for Stats {
             disconnects: 0,
             first_disconnect: None,
             pongs_sent: 0,
+            window_binary_msgs: 0,
+            window_wire_bytes: 0,
             ticks: HashMap::new(),
         }
     }
@@ -163,6 +170,13 @@ impl Stats {
         self.gap_events += 1;
         if first_for_client {
             self.clients_with_gaps += 1;
+        }
+    }
+
+    /// Records `len` bytes read from a socket.
+    pub fn record_read(&mut self, len: usize) {
+        if self.measuring {
+            self.window_wire_bytes += len as u64;
         }
     }
 

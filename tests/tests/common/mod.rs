@@ -184,3 +184,75 @@ pub async fn raw_read_until_close(
         }
     }
 }
+
+/// Connects a WebSocket client offering `subprotocol` (none when `None`),
+/// on a socket with a receive buffer of `rcvbuf` bytes when given; returns
+/// it and the subprotocol the server chose.
+pub async fn connect_as(
+    addr: SocketAddr,
+    subprotocol: Option<&str>,
+    rcvbuf: Option<u32>,
+) -> (Ws, Option<String>) {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = ws_url(addr).into_client_request().unwrap();
+    if let Some(p) = subprotocol {
+        request
+            .headers_mut()
+            .insert("Sec-WebSocket-Protocol", p.parse().unwrap());
+    }
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    if let Some(size) = rcvbuf {
+        socket.set_recv_buffer_size(size).unwrap();
+    }
+    let stream = timeout(WAIT, socket.connect(addr)).await.unwrap().unwrap();
+    let (ws, response) = timeout(
+        WAIT,
+        tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(stream)),
+    )
+    .await
+    .expect("handshake in time")
+    .expect("handshake");
+    let chosen = response
+        .headers()
+        .get("Sec-WebSocket-Protocol")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (ws, chosen)
+}
+
+/// Next server message of any format, and whether it came in a binary
+/// frame (skipping pings/pongs).
+pub async fn next_any(ws: &mut Ws) -> (bool, ServerMessage) {
+    loop {
+        match next_frame(ws).await {
+            Message::Text(t) => {
+                return (
+                    false,
+                    decode_server(t.as_bytes()).expect("valid server message"),
+                )
+            }
+            Message::Binary(b) => {
+                return (
+                    true,
+                    marketfeed_protocol::decode_binary(&b).expect("valid binary message"),
+                )
+            }
+            Message::Ping(_) | Message::Pong(_) => continue,
+            other => panic!("unexpected frame {other:?}"),
+        }
+    }
+}
+
+/// A plain HTTP GET; the whole response.
+pub async fn http_get(addr: SocketAddr, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut out = String::new();
+    timeout(WAIT, s.read_to_string(&mut out))
+        .await
+        .unwrap()
+        .unwrap();
+    out
+}
