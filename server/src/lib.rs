@@ -176,6 +176,7 @@ impl Server {
         let conn = http::accept::ConnConfig {
             request_timeout: config.request_timeout,
             send_buffer: config.send_buffer,
+            send_lowat: config.send_lowat,
             max_request_head: config.max_request_head,
             max_pending: config.max_pending_handshakes,
         };

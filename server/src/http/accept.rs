@@ -43,6 +43,8 @@ pub struct ConnConfig {
     pub request_timeout: Duration,
     /// SO_SNDBUF for each socket, 0 for the system default.
     pub send_buffer: usize,
+    /// TCP_NOTSENT_LOWAT for each socket, 0 for the system default.
+    pub send_lowat: u32,
     /// Largest request head (request line and headers) in bytes; larger is
     /// answered 431.
     pub max_request_head: usize,
@@ -129,6 +131,14 @@ fn configure(stream: &TcpStream, cfg: ConnConfig) {
     if cfg.send_buffer > 0 {
         if let Err(e) = socket2::SockRef::from(stream).set_send_buffer_size(cfg.send_buffer) {
             tracing::debug!(error = %e, "SO_SNDBUF");
+        }
+    }
+    // A client that stops reading must not get megabytes of the kernel's
+    // autotuned send buffer: past this much unsent data, snapshots wait
+    // in the outbox, where the slow-client policy conflates them.
+    if cfg.send_lowat > 0 {
+        if let Err(e) = socket2::SockRef::from(stream).set_tcp_notsent_lowat(cfg.send_lowat) {
+            tracing::debug!(error = %e, "TCP_NOTSENT_LOWAT");
         }
     }
 }

@@ -83,6 +83,13 @@ pub mod defaults {
     pub const SLOW_CLIENT_POLICY: SlowClientPolicy = SlowClientPolicy::Conflate;
     /// SO_SNDBUF per client socket; 0 keeps the system default.
     pub const SEND_BUFFER: usize = 0;
+    /// TCP_NOTSENT_LOWAT per client socket: the kernel takes a write only
+    /// while less than this much is unsent, so a stalled client's send
+    /// queue stays near it (plus one segment) and the outbox's
+    /// slow-client policy decides the rest. 32 KiB is about 2.5 VN30
+    /// snapshots (12.9 KB each); it does not limit data in flight, so a
+    /// healthy client's throughput is not bounded by it.
+    pub const SEND_LOWAT: u32 = 32 * 1024;
     /// Runtime worker threads; 0 means one per core.
     pub const WORKERS: usize = 0;
     /// Log line format.
@@ -264,6 +271,10 @@ pub struct Config {
     /// Kernel send buffer per client socket in bytes (SO_SNDBUF); 0 keeps the system default.
     #[arg(long, env = "MARKETFEED_SEND_BUFFER", default_value_t = defaults::SEND_BUFFER)]
     pub send_buffer: usize,
+
+    /// Most unsent bytes the kernel holds per client socket before writes wait (TCP_NOTSENT_LOWAT); 0 keeps the system default (unbounded).
+    #[arg(long, env = "MARKETFEED_SEND_LOWAT", default_value_t = defaults::SEND_LOWAT)]
+    pub send_lowat: u32,
 
     /// Runtime worker threads; 0 means one per core.
     #[arg(long, env = "MARKETFEED_WORKERS", default_value_t = defaults::WORKERS)]
