@@ -54,24 +54,22 @@ fn print_token(args: &TokenArgs) -> ExitCode {
 }
 
 async fn serve(config: Config) -> Result<(), ServerError> {
-    let listener = bind(config.bind).map_err(|source| ServerError::Bind {
-        addr: config.bind,
-        source,
-    })?;
+    let listener =
+        bind(config.bind, config.listen_backlog).map_err(|source| ServerError::Bind {
+            addr: config.bind,
+            source,
+        })?;
     run(config, listener, shutdown_signal()).await
 }
 
-/// Pending connections the kernel may queue before `accept` (capped by
-/// `net.core.somaxconn`). std's default of 128 overflows when thousands of
-/// browsers reconnect at once while a tick is being fanned out.
-const LISTEN_BACKLOG: i32 = 4096;
-
-fn bind(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+/// Binds with `--listen-backlog` pending connections (capped by
+/// `net.core.somaxconn`).
+fn bind(addr: std::net::SocketAddr, backlog: u32) -> std::io::Result<tokio::net::TcpListener> {
     use socket2::{Domain, Socket, Type};
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
     socket.set_reuse_address(true)?;
     socket.bind(&addr.into())?;
-    socket.listen(LISTEN_BACKLOG)?;
+    socket.listen(i32::try_from(backlog).unwrap_or(i32::MAX))?;
     socket.set_nonblocking(true)?;
     tokio::net::TcpListener::from_std(socket.into())
 }

@@ -45,6 +45,11 @@ pub mod defaults {
     /// `MAX_CONNECTIONS` it stays below the 65,536 descriptors service
     /// managers usually grant. Equal to the listen backlog.
     pub const MAX_PENDING_HANDSHAKES: usize = 4096;
+    /// Connections the kernel queues before `accept` (capped by
+    /// `net.core.somaxconn`). std's 128 overflows when thousands of
+    /// browsers reconnect at once while a tick is being fanned out. Half of
+    /// it is what the 1001's reconnect spread lets arrive at once.
+    pub const LISTEN_BACKLOG: u32 = 4096;
     /// Seed of the market simulator.
     pub const SEED: u64 = 30;
     /// Directory served at `/` when `--www-dir` is not given and it exists.
@@ -267,6 +272,10 @@ pub struct Config {
     /// TCP connections not yet upgraded to WebSocket at once; beyond it new connections are closed at once.
     #[arg(long, env = "MARKETFEED_MAX_PENDING_HANDSHAKES", default_value_t = defaults::MAX_PENDING_HANDSHAKES, value_parser = parse_queue)]
     pub max_pending_handshakes: usize,
+
+    /// Listen backlog the binary binds with (capped by net.core.somaxconn); half of it is how many clients the shutdown's reconnect spread lets come back at once.
+    #[arg(long, env = "MARKETFEED_LISTEN_BACKLOG", default_value_t = defaults::LISTEN_BACKLOG, value_parser = clap::value_parser!(u32).range(1..=65535))]
+    pub listen_backlog: u32,
 
     /// Kernel send buffer per client socket in bytes (SO_SNDBUF); 0 keeps the system default.
     #[arg(long, env = "MARKETFEED_SEND_BUFFER", default_value_t = defaults::SEND_BUFFER)]
