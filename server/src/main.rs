@@ -54,12 +54,13 @@ fn print_token(args: &TokenArgs) -> ExitCode {
 }
 
 async fn serve(config: Config) -> Result<(), ServerError> {
+    let signals = shutdown_signal();
     let listener =
         bind(config.bind, config.listen_backlog).map_err(|source| ServerError::Bind {
             addr: config.bind,
             source,
         })?;
-    run(config, listener, shutdown_signal()).await
+    run(config, listener, signals).await
 }
 
 /// Binds with `--listen-backlog` pending connections (capped by
@@ -87,11 +88,21 @@ fn build_runtime(workers: usize) -> std::io::Result<tokio::runtime::Runtime> {
     builder.enable_all().build()
 }
 
-/// Resolves on the first SIGINT or SIGTERM.
-async fn shutdown_signal() {
+/// Resolves on the first SIGINT or SIGTERM. The handlers are installed
+/// when this is called, not when the future is first polled: a SIGTERM
+/// that arrives while the server starts (a client may already be served
+/// by then) must reach the graceful path, not the default action.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     use tokio::signal::unix::{signal, SignalKind};
     let term = signal(SignalKind::terminate());
     let int = signal(SignalKind::interrupt());
+    wait_for(term, int)
+}
+
+async fn wait_for(
+    term: std::io::Result<tokio::signal::unix::Signal>,
+    int: std::io::Result<tokio::signal::unix::Signal>,
+) {
     match (term, int) {
         (Ok(mut term), Ok(mut int)) => {
             tokio::select! {
