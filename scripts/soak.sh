@@ -37,7 +37,8 @@ die() { say "error: $*"; exit 1; }
 BAD=$((N / 100))           # 1 % stalled, 1 % churning
 READERS=$((N - BAD))       # loadgen clients: healthy + stalled
 HEALTHY=$((N - 2 * BAD))
-STALLED_FRACTION=$(awk "BEGIN { printf \"%.6f\", $BAD / $READERS }")
+# Half a client over, so the loadgen's floor() spreading yields exactly BAD.
+STALLED_FRACTION=$(awk "BEGIN { printf \"%.6f\", ($BAD + 0.5) / $READERS }")
 
 if [[ -z "${NO_BUILD:-}" ]]; then
   cargo build --release -p marketfeed-server --bin marketfeed-server \
@@ -80,7 +81,8 @@ start_server "$OUT/server-soak.log"
 say "server $ADDR (pid $SERVER_PID): $HEALTHY healthy + $BAD stalled (loadgen) + $BAD churning (storm), ${SOAK_S}s"
 "$BIN/marketfeed-storm" --url "ws://$ADDR/ws/market" --mode churn -n "$BAD" --ramp-rate 100 \
   >"$OUT/churn.jsonl" 2>"$OUT/churn.err" &
-PIDS+=($!)
+CHURN_PID=$!
+PIDS+=("$CHURN_PID")
 "$BIN/marketfeed-loadgen" --url "ws://$ADDR/ws/market" -n "$READERS" \
   --stalled-fraction "$STALLED_FRACTION" --warmup 5s --duration "${SOAK_S}s" \
   --server-pid "$SERVER_PID" --label soak >"$OUT/soak.json" 2>"$OUT/soak.log" &
@@ -93,7 +95,10 @@ while kill -0 "$LOADGEN_PID" 2>/dev/null; do
   sleep 10
 done
 wait "$LOADGEN_PID" || die "loadgen failed: $(tail -n 5 "$OUT/soak.log")"
+kill "$CHURN_PID" 2>/dev/null || true
 stop_server
+say "churn: $(tail -n 1 "$OUT/churn.jsonl")"
+
 
 # ---- the baseline: the healthy clients alone --------------------------------------
 start_server "$OUT/server-baseline.log"

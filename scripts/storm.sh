@@ -67,7 +67,7 @@ start_server() {
     --max-connections $((N + 1000)) $SERVER_ARGS >"$log" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 200); do
-    grep -q 'listening on' "$log" && return 0
+    grep -qs 'listening on' "$log" && return 0
     kill -0 "$SERVER_PID" 2>/dev/null || die "server exited: $(tail -n 5 "$log")"
     sleep 0.05
   done
@@ -83,7 +83,8 @@ trap cleanup EXIT
 # Waits until storm.jsonl holds COUNT lines with "event":"EVENT".
 await_event() { # event count timeout_s
   local deadline=$((SECONDS + $3))
-  while (( $(grep -c "\"event\":\"$1\"" "$OUT/storm.jsonl" || true) < $2 )); do
+  local seen
+  while seen=$(grep -c "\"event\":\"$1\"" "$OUT/storm.jsonl" || true); (( ${seen:-0} < $2 )); do
     (( SECONDS < deadline )) || die "no $1 #$2 within $3 s; storm: $(tail -n 3 "$OUT/storm.jsonl")"
     kill -0 "$STORM_PID" 2>/dev/null || die "marketfeed-storm exited"
     sleep 0.1
@@ -91,6 +92,7 @@ await_event() { # event count timeout_s
 }
 
 start_server
+: >"$OUT/storm.jsonl"
 say "$N clients connecting at $RAMP_RATE/s"
 "$BIN/marketfeed-storm" --url "ws://127.0.0.1:$PORT/ws/market" -n "$N" --waves 2 \
   --ramp-rate "$RAMP_RATE" $STORM_ARGS >"$OUT/storm.jsonl" 2>"$OUT/storm.err" &
