@@ -108,10 +108,22 @@ json() { node -e 'console.log(JSON.parse(process.argv[1])[process.argv[2]])' "$1
 
 start_supervisor wasm -- --tick-interval 100ms --heartbeat-interval 1s --heartbeat-timeout 2s --seed 7
 wasm_info="$(cat "$work/wasm.ready")"
-say "wasm tests against $(json "$wasm_info" wsUrl)"
+# The gap path: a feed fast enough (2 ms ticks, ~6 MB/s) that a page busy
+# for 3 s overflows the kernel's buffers and the server conflates.
+start_supervisor gap -- --tick-interval 2ms --heartbeat-interval 1s --seed 17
+gap_info="$(cat "$work/gap.ready")"
+# getToken against authentication on: the supervisor mints tokens with
+# `marketfeed-server token` and this secret (test-only, random per run).
+MARKETFEED_AUTH_SECRET="$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" \
+  start_supervisor auth -- --tick-interval 100ms --heartbeat-interval 1s --seed 19
+auth_info="$(cat "$work/auth.ready")"
+say "wasm tests against $(json "$wasm_info" wsUrl), gap $(json "$gap_info" wsUrl), auth $(json "$auth_info" wsUrl)"
 run_wasm_tests() {
   MARKETFEED_WS_URL="$(json "$wasm_info" wsUrl)" \
   MARKETFEED_CONTROL_URL="$(json "$wasm_info" controlUrl)" \
+  MARKETFEED_GAP_WS_URL="$(json "$gap_info" wsUrl)" \
+  MARKETFEED_AUTH_WS_URL="$(json "$auth_info" wsUrl)" \
+  MARKETFEED_AUTH_CONTROL_URL="$(json "$auth_info" controlUrl)" \
   WASM_BINDGEN_TEST_TIMEOUT="${MARKETFEED_BROWSER_TEST_TIMEOUT:-180}" \
     wasm-pack test --headless --chrome --chromedriver "$chromedriver" --mode no-install web-client
 }

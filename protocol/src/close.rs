@@ -8,6 +8,14 @@
 //! [`CloseCode::TABLE`] lists every code marketfeed sends, with the reason
 //! text it carries, who sends it and when; the README's close-code table
 //! is generated from it ([`markdown_table`]) and checked by a test.
+//!
+//! A 1001 the server sends at shutdown may carry a reconnect spread in its
+//! reason ([`going_away_reason`], read back by [`reconnect_spread_ms`]):
+//! `going away; reconnect-spread=4500ms` asks each client to wait a delay
+//! drawn uniformly from 0 to 4500 ms before its first reconnect, so that a
+//! restarted node is not hit by every client in the same instant. Without
+//! the suffix (the reason is plain `going away`) clients reconnect at once,
+//! with their usual jitter.
 
 use std::fmt;
 
@@ -98,8 +106,8 @@ impl CloseCode {
         CloseInfo {
             code: Self::GOING_AWAY,
             sender: Sender::Server,
-            when: "server shutdown or restart",
-            then: "reconnect at once, with jitter",
+            when: "server shutdown or restart; the reason may end in `; reconnect-spread=<ms>ms`, sized from the client count and the measured accept rate",
+            then: "reconnect after a delay drawn uniformly from 0 to the spread (none: at once, with jitter)",
         },
         CloseInfo {
             code: Self::PROTOCOL_ERROR,
@@ -220,6 +228,36 @@ impl fmt::Display for CloseCode {
     }
 }
 
+/// What precedes the spread in a 1001's reason.
+const SPREAD_PREFIX: &str = "; reconnect-spread=";
+/// What follows it.
+const SPREAD_UNIT: &str = "ms";
+
+/// The reason of the server's 1001: `going away`, and with a non-zero
+/// `spread_ms` the reconnect spread, `going away; reconnect-spread=4500ms`
+/// (at most 47 bytes, well within a Close frame's 123).
+pub fn going_away_reason(spread_ms: u64) -> String {
+    let base = CloseCode::GOING_AWAY.reason();
+    if spread_ms == 0 {
+        base.to_owned()
+    } else {
+        format!("{base}{SPREAD_PREFIX}{spread_ms}{SPREAD_UNIT}")
+    }
+}
+
+/// The reconnect spread in milliseconds a 1001's reason carries, if any
+/// ([`going_away_reason`]'s format; anything else is `None`).
+pub fn reconnect_spread_ms(reason: &str) -> Option<u64> {
+    let digits = reason
+        .strip_prefix(CloseCode::GOING_AWAY.reason())?
+        .strip_prefix(SPREAD_PREFIX)?
+        .strip_suffix(SPREAD_UNIT)?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
 /// [`CloseCode::TABLE`] as the Markdown table the README shows.
 pub fn markdown_table() -> String {
     let mut out =
@@ -311,6 +349,33 @@ mod tests {
         }
         for code in [1000, 1003, 1007, 1011, 1012, 1014, 3000, 4999] {
             assert!(CloseCode(code).is_valid_on_wire(), "{code}");
+        }
+    }
+
+    #[test]
+    fn reconnect_spread_round_trips_through_the_going_away_reason() {
+        assert_eq!(going_away_reason(0), "going away");
+        assert_eq!(reconnect_spread_ms("going away"), None);
+        for ms in [1, 4_500, 60_000, u64::MAX] {
+            let reason = going_away_reason(ms);
+            assert!(reason.len() <= 123, "{reason}");
+            assert_eq!(reconnect_spread_ms(&reason), Some(ms), "{reason}");
+        }
+        assert_eq!(
+            going_away_reason(4_500),
+            "going away; reconnect-spread=4500ms"
+        );
+        for bad in [
+            "",
+            "heartbeat timeout; reconnect-spread=10ms",
+            "going away; reconnect-spread=ms",
+            "going away; reconnect-spread=-5ms",
+            "going away; reconnect-spread=+5ms",
+            "going away; reconnect-spread=5",
+            "going away; reconnect-spread=5s",
+            "going away; reconnect-spread=99999999999999999999ms",
+        ] {
+            assert_eq!(reconnect_spread_ms(bad), None, "{bad}");
         }
     }
 

@@ -77,6 +77,8 @@ pub struct Server {
     drain_delay: std::time::Duration,
     limiter: admission::limits::Limiter,
     metrics: ops::metrics::Metrics,
+    accept_rate: http::accept::AcceptRate,
+    listen_backlog: u32,
 }
 
 impl Server {
@@ -179,9 +181,11 @@ impl Server {
         let conn = http::accept::ConnConfig {
             request_timeout: config.request_timeout,
             send_buffer: config.send_buffer,
+            send_lowat: config.send_lowat,
             max_request_head: config.max_request_head,
             max_pending: config.max_pending_handshakes,
         };
+        let accept_rate = http::accept::AcceptRate::default();
         tasks.spawn(http::accept::accept_loop(
             listener,
             http::routes::routes(state, www),
@@ -189,6 +193,7 @@ impl Server {
             metrics.clone(),
             shutdown.clone(),
             tasks.clone(),
+            accept_rate.clone(),
         ));
         tracing::info!("listening on {addr} (board: http://{addr}/  feed: ws://{addr}/ws/market)");
         Ok(Self {
@@ -201,6 +206,8 @@ impl Server {
             drain_delay: config.drain_delay,
             limiter,
             metrics,
+            accept_rate,
+            listen_backlog: config.listen_backlog,
         })
     }
 
@@ -221,6 +228,15 @@ impl Server {
         self.metrics.render()
     }
 
+    /// The reconnect spread a shutdown now would announce in its 1001:
+    /// zero while half `--listen-backlog` holds every client, otherwise the
+    /// time the rest take at the highest accept rate measured (at most a
+    /// minute).
+    pub fn reconnect_spread(&self) -> std::time::Duration {
+        self.accept_rate
+            .spread_for(self.hub.client_count(), self.listen_backlog)
+    }
+
     /// Connection slots held now (WebSocket sessions and handshakes past
     /// the limit check).
     pub fn connection_slots(&self) -> usize {
@@ -230,7 +246,9 @@ impl Server {
     /// Turns `/readyz` to 503 and refuses new upgrades for `--drain-delay`
     /// (so load balancers stop sending clients), then stops accepting,
     /// stops the ticker, closes every client with 1001 "going away" and
-    /// waits up to the drain bound for them to go.
+    /// waits up to the drain bound for them to go. With more clients than
+    /// half `--listen-backlog` the 1001 carries a reconnect spread
+    /// ([`Server::reconnect_spread`]).
     pub async fn shutdown(self) {
         tracing::info!(clients = self.hub.stats().clients, "shutting down");
         self.draining.cancel();
@@ -239,7 +257,16 @@ impl Server {
             tokio::time::sleep(self.drain_delay).await;
         }
         self.shutdown.cancel();
-        self.hub.close_all(CloseCode::GOING_AWAY);
+        let clients = self.hub.client_count();
+        let spread = self.reconnect_spread();
+        tracing::info!(
+            clients,
+            accept_rate = self.accept_rate.peak_per_s(),
+            spread_ms = millis(spread),
+            "closing clients (1001) with a reconnect spread"
+        );
+        let reason = marketfeed_protocol::close::going_away_reason(millis(spread));
+        self.hub.close_all(CloseCode::GOING_AWAY, &reason);
         self.tasks.close();
         let bound = self.drain + std::time::Duration::from_millis(250);
         if tokio::time::timeout(bound, self.tasks.wait())

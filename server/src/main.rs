@@ -67,24 +67,23 @@ fn check_config(path: &std::path::Path) -> ExitCode {
 }
 
 async fn serve(config: Config) -> Result<(), ServerError> {
-    let listener = bind(config.bind).map_err(|source| ServerError::Bind {
-        addr: config.bind,
-        source,
-    })?;
-    run(config, listener, shutdown_signal()).await
+    let signals = shutdown_signal();
+    let listener =
+        bind(config.bind, config.listen_backlog).map_err(|source| ServerError::Bind {
+            addr: config.bind,
+            source,
+        })?;
+    run(config, listener, signals).await
 }
 
-/// Pending connections the kernel may queue before `accept` (capped by
-/// `net.core.somaxconn`). std's default of 128 overflows when thousands of
-/// browsers reconnect at once while a tick is being fanned out.
-const LISTEN_BACKLOG: i32 = 4096;
-
-fn bind(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+/// Binds with `--listen-backlog` pending connections (capped by
+/// `net.core.somaxconn`).
+fn bind(addr: std::net::SocketAddr, backlog: u32) -> std::io::Result<tokio::net::TcpListener> {
     use socket2::{Domain, Socket, Type};
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
     socket.set_reuse_address(true)?;
     socket.bind(&addr.into())?;
-    socket.listen(LISTEN_BACKLOG)?;
+    socket.listen(i32::try_from(backlog).unwrap_or(i32::MAX))?;
     socket.set_nonblocking(true)?;
     tokio::net::TcpListener::from_std(socket.into())
 }
@@ -102,11 +101,21 @@ fn build_runtime(workers: usize) -> std::io::Result<tokio::runtime::Runtime> {
     builder.enable_all().build()
 }
 
-/// Resolves on the first SIGINT or SIGTERM.
-async fn shutdown_signal() {
+/// Resolves on the first SIGINT or SIGTERM. The handlers are installed
+/// when this is called, not when the future is first polled: a SIGTERM
+/// that arrives while the server starts (a client may already be served
+/// by then) must reach the graceful path, not the default action.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     use tokio::signal::unix::{signal, SignalKind};
     let term = signal(SignalKind::terminate());
     let int = signal(SignalKind::interrupt());
+    wait_for(term, int)
+}
+
+async fn wait_for(
+    term: std::io::Result<tokio::signal::unix::Signal>,
+    int: std::io::Result<tokio::signal::unix::Signal>,
+) {
     match (term, int) {
         (Ok(mut term), Ok(mut int)) => {
             tokio::select! {

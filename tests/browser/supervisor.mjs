@@ -13,9 +13,12 @@
 //   GET /restart?downMs=N        stop, wait N ms, start (answers when it is back)
 //   GET /freeze                  SIGSTOP: the TCP stays open but nothing is sent
 //   GET /thaw                    SIGCONT
+//   GET /token?subject=S&ttl=T   {token}: `marketfeed-server token` run with the
+//                                supervisor's environment (so with the server's
+//                                MARKETFEED_AUTH_SECRET), for servers with auth on
 //   GET /shutdown                stop the server and exit
 // SIGTERM/SIGINT to the supervisor stop the server too.
-import { spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { createServer } from "node:http";
 import net from "node:net";
 import { appendFileSync, writeFileSync } from "node:fs";
@@ -153,6 +156,17 @@ const control = createServer(async (req, res) => {
       case "/thaw":
         signal("SIGCONT");
         return reply(200, { frozen: false });
+      case "/token": {
+        const subject = url.searchParams.get("subject") ?? "browser-test";
+        const ttl = url.searchParams.get("ttl") ?? "60s";
+        const token = await new Promise((resolve, reject) => {
+          execFile(serverBin, ["token", "--subject", subject, "--ttl", ttl], (err, stdout, stderr) => {
+            if (err) reject(new Error(`token: ${stderr.trim() || err.message}`));
+            else resolve(stdout.trim());
+          });
+        });
+        return reply(200, { token });
+      }
       case "/shutdown":
         reply(200, { bye: true });
         return shutdown(0);

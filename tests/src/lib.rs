@@ -9,6 +9,10 @@
 //! * [`sendfloor`] — the "kernel floor" behind `marketfeed-sendfloor`: the
 //!   cost of a plain loop writing one frame to N loopback sockets, to compare
 //!   the server's fan-out time against.
+//! * [`storm`] — `marketfeed-storm`: clients that reconnect like the web
+//!   client (the 1001's spread, full-jitter backoff), for the reconnect
+//!   storm and the soak's churning clients.
 
 pub mod loadgen;
 pub mod sendfloor;
+pub mod storm;

@@ -17,6 +17,7 @@
 //!   └ Reconnecting ───────────────┘                      close(), bad version
 //! ```
 
+use marketfeed_protocol::close::reconnect_spread_ms;
 use marketfeed_protocol::{CloseCode, PROTOCOL_VERSION};
 use serde::Serialize;
 
@@ -390,10 +391,20 @@ impl Machine {
                 if code == CloseCode::TOKEN_EXPIRED.as_u16() {
                     self.error = Some("token expired: reconnecting with a fresh token".to_owned());
                 }
+                let going_away = code == CloseCode::GOING_AWAY.as_u16();
+                let spread_ms = if going_away {
+                    reconnect_spread_ms(&reason)
+                } else {
+                    None
+                };
                 self.close_code = Some(code);
                 self.close_reason = Some(reason);
-                let going_away = code == CloseCode::GOING_AWAY.as_u16();
-                self.lost(now, random, going_away, CloseCode::NORMAL)
+                self.lost(
+                    now,
+                    random,
+                    going_away.then_some(spread_ms),
+                    CloseCode::NORMAL,
+                )
             }
             Input::TokenFailed { message } if self.state == Connecting => {
                 // Backs off like any failed attempt: a broken token
@@ -401,7 +412,7 @@ impl Machine {
                 self.error = Some(format!("getToken failed: {message}"));
                 self.close_code = None;
                 self.close_reason = None;
-                self.lost(now, random, false, CloseCode::NORMAL)
+                self.lost(now, random, None, CloseCode::NORMAL)
             }
             Input::SocketError if matches!(self.state, Connecting | Open) => {
                 self.error = Some("WebSocket error".to_owned());
@@ -412,14 +423,14 @@ impl Machine {
                     "connect timeout: no hello within {} ms",
                     self.timing.connect_timeout_ms
                 ));
-                self.lost(now, random, false, CloseCode::CONNECT_TIMEOUT)
+                self.lost(now, random, None, CloseCode::CONNECT_TIMEOUT)
             }
             Input::DeadlineExpired if self.state == Open => {
                 self.error = Some(format!(
                     "liveness timeout: no message within {} ms",
                     self.liveness_timeout_ms()
                 ));
-                self.lost(now, random, false, CloseCode::LIVENESS_TIMEOUT)
+                self.lost(now, random, None, CloseCode::LIVENESS_TIMEOUT)
             }
             Input::RetryDue if self.state == Reconnecting && !self.waiting_for_network => {
                 self.connect()
@@ -496,7 +507,15 @@ impl Machine {
     }
 
     /// The current socket is gone (or given up on): schedule the next try.
-    fn lost(&mut self, now: f64, random: f64, going_away: bool, code: CloseCode) -> Vec<Action> {
+    /// `going_away` is `Some` after the server's 1001, with the reconnect
+    /// spread its reason carried, if any.
+    fn lost(
+        &mut self,
+        now: f64,
+        random: f64,
+        going_away: Option<Option<u64>>,
+        code: CloseCode,
+    ) -> Vec<Action> {
         let mut actions = vec![
             Action::ClearDeadline,
             Action::StopPings,
@@ -505,7 +524,7 @@ impl Machine {
         if let Some(opened_at) = self.opened_at.take() {
             self.backoff.reset_if_stable(opened_at, now);
         }
-        if going_away {
+        if going_away.is_some() {
             // A restarting server: come back promptly, but still spread
             // over the first jitter window.
             self.backoff.reset();
@@ -515,7 +534,15 @@ impl Machine {
             return actions;
         }
         match self.backoff.next_delay(random) {
-            Some(delay) => {
+            Some(backoff_delay) => {
+                // The server sized the spread so that its clients, each
+                // drawing uniformly from it, come back no faster than it
+                // accepts: that draw replaces the first window's.
+                let delay = match going_away {
+                    // u64 → f64: exact up to 2^53 ms.
+                    Some(Some(spread_ms)) => (random * spread_ms as f64).min(MAX_TIMER_MS),
+                    _ => backoff_delay,
+                };
                 self.state = ConnectionState::Reconnecting;
                 self.delay_ms = Some(delay);
                 self.next_attempt_at = Some(now + delay);
@@ -684,6 +711,79 @@ mod tests {
         assert_eq!(m.attempts(), 1);
         let actions = m.handle(closed(CloseCode::GOING_AWAY.as_u16()), 4.0, 0.0);
         assert!(actions.is_empty(), "a stale close is ignored: {actions:?}");
+    }
+
+    fn closed_with(code: u16, reason: &str) -> Input {
+        Input::SocketClosed {
+            code,
+            reason: reason.to_owned(),
+        }
+    }
+
+    fn retry_delay(actions: &[Action]) -> f64 {
+        actions
+            .iter()
+            .find_map(|a| match a {
+                ScheduleRetry(d) => Some(*d),
+                _ => None,
+            })
+            .expect("a retry is scheduled")
+    }
+
+    #[wasm_bindgen_test(unsupported = test)]
+    fn going_away_with_a_spread_draws_the_first_delay_uniformly_from_it() {
+        let reason = marketfeed_protocol::close::going_away_reason(20_000);
+        for (random, want) in [
+            (0.0, 0.0),
+            (0.25, 5_000.0),
+            (0.5, 10_000.0),
+            (0.999, 19_980.0),
+        ] {
+            let mut m = open_machine(0.0);
+            // Earlier failures do not lengthen it: the spread is the server's.
+            let actions = m.handle(closed_with(1001, &reason), 50_000.0, random);
+            let delay = retry_delay(&actions);
+            assert!((delay - want).abs() < 1e-6, "{random}: {delay}");
+            let status = m.status();
+            assert_eq!(status.state, ConnectionState::Reconnecting);
+            assert_eq!(status.delay_ms, Some(delay));
+            assert_eq!(status.next_attempt_at, Some(50_000.0 + delay));
+            assert_eq!(status.close_reason.as_deref(), Some(reason.as_str()));
+            assert_eq!(m.attempts(), 1);
+        }
+        // Far beyond the backoff's first window (1 s by default).
+        assert!(BackoffConfig::default().initial_ms < 20_000.0 * 0.5);
+    }
+
+    #[wasm_bindgen_test(unsupported = test)]
+    fn a_failed_attempt_after_the_spread_backs_off_as_usual() {
+        let mut m = open_machine(0.0);
+        let reason = marketfeed_protocol::close::going_away_reason(60_000);
+        m.handle(closed_with(1001, &reason), 1.0, 0.5);
+        m.handle(Input::RetryDue, 30_001.0, 0.5);
+        // The restarted node refuses: the second delay is the backoff's.
+        let delay = retry_delay(&m.handle(closed(1006), 30_002.0, 0.999));
+        let ceiling = m.backoff().ceiling(1);
+        assert!(
+            delay <= ceiling && delay > ceiling * 0.99,
+            "{delay} {ceiling}"
+        );
+        assert_eq!(m.attempts(), 2);
+    }
+
+    #[wasm_bindgen_test(unsupported = test)]
+    fn a_spread_on_another_code_or_a_malformed_one_is_ignored() {
+        for (code, reason) in [
+            (4000, "going away; reconnect-spread=20000ms"),
+            (1006, "going away; reconnect-spread=20000ms"),
+            (1001, "going away; reconnect-spread=20000"),
+            (1001, "going away"),
+        ] {
+            let mut m = open_machine(0.0);
+            let delay = retry_delay(&m.handle(closed_with(code, reason), 1.0, 0.999));
+            let ceiling = m.backoff().ceiling(0);
+            assert!(delay <= ceiling, "{code} {reason}: {delay} > {ceiling}");
+        }
     }
 
     #[wasm_bindgen_test(unsupported = test)]

@@ -446,10 +446,10 @@ impl Hub {
         closed
     }
 
-    /// Asks every client to close with `code` and its reason.
-    pub fn close_all(&self, code: CloseCode) {
+    /// Asks every client to close with `code` and `reason`.
+    pub fn close_all(&self, code: CloseCode, reason: &str) {
         for client in self.clients() {
-            client.request_close(code.as_u16(), code.reason());
+            client.request_close(code.as_u16(), reason);
         }
     }
 

@@ -58,6 +58,11 @@ pub mod defaults {
     /// `MAX_CONNECTIONS` it stays below the 65,536 descriptors service
     /// managers usually grant. Equal to the listen backlog.
     pub const MAX_PENDING_HANDSHAKES: usize = 4096;
+    /// Connections the kernel queues before `accept` (capped by
+    /// `net.core.somaxconn`). std's 128 overflows when thousands of
+    /// browsers reconnect at once while a tick is being fanned out. Half of
+    /// it is what the 1001's reconnect spread lets arrive at once.
+    pub const LISTEN_BACKLOG: u32 = 4096;
     /// Seed of the market simulator.
     pub const SEED: u64 = 30;
     /// Directory served at `/` when `--www-dir` is not given and it exists.
@@ -96,6 +101,13 @@ pub mod defaults {
     pub const SLOW_CLIENT_POLICY: SlowClientPolicy = SlowClientPolicy::Conflate;
     /// SO_SNDBUF per client socket; 0 keeps the system default.
     pub const SEND_BUFFER: usize = 0;
+    /// TCP_NOTSENT_LOWAT per client socket: the kernel takes a write only
+    /// while less than this much is unsent, so a stalled client's send
+    /// queue stays near it (plus one segment) and the outbox's
+    /// slow-client policy decides the rest. 32 KiB is about 2.5 VN30
+    /// snapshots (12.9 KB each); it does not limit data in flight, so a
+    /// healthy client's throughput is not bounded by it.
+    pub const SEND_LOWAT: u32 = 32 * 1024;
     /// Runtime worker threads; 0 means one per core.
     pub const WORKERS: usize = 0;
     /// Log line format.
@@ -301,9 +313,17 @@ pub struct Config {
     #[arg(long, env = "MARKETFEED_MAX_PENDING_HANDSHAKES", default_value_t = defaults::MAX_PENDING_HANDSHAKES, value_parser = parse_queue)]
     pub max_pending_handshakes: usize,
 
+    /// Listen backlog the binary binds with (capped by net.core.somaxconn); half of it is how many clients the shutdown's reconnect spread lets come back at once.
+    #[arg(long, env = "MARKETFEED_LISTEN_BACKLOG", default_value_t = defaults::LISTEN_BACKLOG, value_parser = clap::value_parser!(u32).range(1..=65535))]
+    pub listen_backlog: u32,
+
     /// Kernel send buffer per client socket in bytes (SO_SNDBUF); 0 keeps the system default.
     #[arg(long, env = "MARKETFEED_SEND_BUFFER", default_value_t = defaults::SEND_BUFFER)]
     pub send_buffer: usize,
+
+    /// Most unsent bytes the kernel holds per client socket before writes wait (TCP_NOTSENT_LOWAT); 0 keeps the system default (unbounded).
+    #[arg(long, env = "MARKETFEED_SEND_LOWAT", default_value_t = defaults::SEND_LOWAT)]
+    pub send_lowat: u32,
 
     /// Runtime worker threads; 0 means one per core.
     #[arg(long, env = "MARKETFEED_WORKERS", default_value_t = defaults::WORKERS)]
