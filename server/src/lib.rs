@@ -56,7 +56,7 @@ use tokio_util::task::TaskTracker;
 
 pub use fanout::{HubStats, SlowClientPolicy};
 pub use ops::config::{
-    defaults, load_secret, Cli, Command, Config, ConfigError, LogFormat, TokenArgs,
+    defaults, load_secret, Cli, Command, Compression, Config, ConfigError, LogFormat, TokenArgs,
 };
 
 use crate::fanout::hub::{Hub, HubConfig};
@@ -153,6 +153,7 @@ impl Server {
             limiter: limiter.clone(),
             metrics: metrics.clone(),
             retry_after_secs: defaults::RETRY_AFTER_SECS,
+            compression: config.compression == Compression::On,
         };
         tasks.spawn(fanout::ticker::run_ticker(
             source,

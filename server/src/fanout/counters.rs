@@ -89,12 +89,37 @@ counters! {
     /// Bytes handed to the kernel for all clients, all time.
     bytes_sent: u64 = AtomicU64,
         counter("marketfeed_bytes_sent", "Bytes handed to the kernel for all WebSocket clients");
+    /// Clients connected now that negotiated permessage-deflate.
+    deflate_clients: usize = AtomicUsize,
+        gauge("marketfeed_deflate_clients", "WebSocket clients connected now that negotiated permessage-deflate");
+    /// Snapshots compressed for permessage-deflate clients (at most one
+    /// per tick, however many such clients).
+    deflations: u64 = AtomicU64,
+        counter("marketfeed_deflations", "Snapshots compressed for permessage-deflate clients (at most one per tick)");
+    /// Time the last compression took, microseconds.
+    last_deflate_us: u64 = AtomicU64,
+        seconds_gauge("marketfeed_tick_deflate_last_seconds", "Time the last snapshot took to compress");
+    /// Time all compressions took, microseconds (÷ `deflations` for the mean).
+    deflate_us_total: u64 = AtomicU64,
+        seconds_counter("marketfeed_tick_deflate_seconds", "Time spent compressing snapshots; divide by deflations for the mean per tick");
+    /// Plain frame bytes compressed, all compressions together.
+    deflate_in_bytes: u64 = AtomicU64,
+        counter("marketfeed_deflate_input_bytes", "Plain snapshot frame bytes compressed (once per tick)");
+    /// Deflated frame bytes produced, all compressions together: the
+    /// ratio to `deflate_in_bytes` is what each deflate client saves.
+    deflate_out_bytes: u64 = AtomicU64,
+        counter("marketfeed_deflate_output_bytes", "Deflated snapshot frame bytes produced (once per tick)");
 }
 
 impl Counters {
     /// Bumps a counter by one.
     pub(crate) fn inc(cell: &AtomicU64) {
         cell.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Adds `n` to a counter.
+    pub(crate) fn add(cell: &AtomicU64, n: usize) {
+        cell.fetch_add(n as u64, Ordering::Relaxed);
     }
 
     /// Records `took` as the last duration in `last` and adds it to `total`.
@@ -190,7 +215,7 @@ mod tests {
                 "{line:?} missing in\n{text}"
             );
         }
-        // 13 counters, 2 of them internal (connections, last_seq).
-        assert_eq!(text.matches("# TYPE ").count(), 11, "{text}");
+        // 19 counters, 2 of them internal (connections, last_seq).
+        assert_eq!(text.matches("# TYPE ").count(), 17, "{text}");
     }
 }

@@ -6,27 +6,87 @@
 //! client will receive the result; everything else (hello, pong, error)
 //! goes through [`message`]; the `hello` frame is kept encoded in a
 //! [`Greeting`] that follows the symbol universe.
+//!
+//! A snapshot is a [`SnapshotFrame`]: the plain frame, and its
+//! permessage-deflate twin compressed on first demand — at most once per
+//! frame, only when a client that negotiated the extension is offered it,
+//! and then shared by every such client (no context takeover, so the
+//! compressed bytes depend on the snapshot alone). hello, pong and error
+//! go out uncompressed: they are small and rare, and RFC 7692 lets each
+//! message choose.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Instant;
 
 use bytes::Bytes;
 use marketfeed_protocol::{encode_server, Hello, MarketSnapshot, ServerMessage, PROTOCOL_VERSION};
 
 use super::counters::Counters;
-use crate::ws::frame;
+use crate::ws::frame::{self, OpCode};
 
 /// One tick's snapshot as a frame; counts the serialization and its time.
-pub(crate) fn snapshot(snapshot: MarketSnapshot, counters: &Counters) -> Bytes {
+pub(crate) fn snapshot(snapshot: MarketSnapshot, counters: &Arc<Counters>) -> Arc<SnapshotFrame> {
     let started = Instant::now();
-    let frame = message(&ServerMessage::Snapshot(snapshot));
+    let payload = encode_server(&ServerMessage::Snapshot(snapshot));
+    let frame = SnapshotFrame::new(frame::text(&payload), payload.len(), counters.clone());
     Counters::inc(&counters.serializations);
     Counters::time(
         &counters.last_encode_us,
         &counters.encode_us_total,
         started.elapsed(),
     );
-    frame
+    Arc::new(frame)
+}
+
+/// One broadcast message, encoded once: the plain text frame and, made on
+/// first demand, the same message deflated (RSV1 set). Every client gets a
+/// refcounted clone of one of the two.
+#[derive(Debug)]
+pub(crate) struct SnapshotFrame {
+    plain: Bytes,
+    payload_len: usize,
+    deflated: OnceLock<Bytes>,
+    counters: Arc<Counters>,
+}
+
+impl SnapshotFrame {
+    /// Wraps the plain text frame whose payload is its last `payload_len`
+    /// bytes.
+    pub(crate) fn new(plain: Bytes, payload_len: usize, counters: Arc<Counters>) -> Self {
+        Self {
+            plain,
+            payload_len,
+            deflated: OnceLock::new(),
+            counters,
+        }
+    }
+
+    /// The frame for a client: deflated when it negotiated
+    /// permessage-deflate (compressed now if no client asked before),
+    /// plain otherwise.
+    pub(crate) fn for_client(&self, deflate: bool) -> &Bytes {
+        if deflate {
+            self.deflated()
+        } else {
+            &self.plain
+        }
+    }
+
+    /// The deflated frame, compressed on the first call only; counts the
+    /// compression, its time and its sizes.
+    pub(crate) fn deflated(&self) -> &Bytes {
+        self.deflated.get_or_init(|| {
+            let started = Instant::now();
+            let payload = &self.plain[self.plain.len() - self.payload_len..];
+            let frame = frame::deflated(OpCode::Text, payload);
+            let c = &self.counters;
+            Counters::inc(&c.deflations);
+            Counters::time(&c.last_deflate_us, &c.deflate_us_total, started.elapsed());
+            Counters::add(&c.deflate_in_bytes, self.plain.len());
+            Counters::add(&c.deflate_out_bytes, frame.len());
+            frame
+        })
+    }
 }
 
 /// Any other server message as a frame.

@@ -11,6 +11,11 @@
 //! With no client connected the snapshot is kept unencoded; the first
 //! client to arrive gets it encoded on demand, so an idle server performs
 //! zero serializations. The hub's counters are [`Counters`].
+//!
+//! Clients that negotiated permessage-deflate get the frame's deflated
+//! twin ([`encoder::SnapshotFrame`]), compressed at most once per tick
+//! and only when such a client is offered it; the outbox picks the
+//! variant.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -20,6 +25,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use marketfeed_protocol::{CloseCode, MarketSnapshot};
+
+use super::encoder::SnapshotFrame;
 use tokio::net::TcpStream;
 
 use super::clock::Clock;
@@ -42,7 +49,7 @@ struct Latest {
     /// The newest snapshot, not yet encoded (no client wanted it).
     pending: Option<MarketSnapshot>,
     /// The newest encoded snapshot frame.
-    frame: Option<Bytes>,
+    frame: Option<Arc<SnapshotFrame>>,
 }
 
 #[derive(Debug)]
@@ -59,7 +66,7 @@ struct Inner {
     next_id: AtomicU64,
     /// `clients`, `dropped` and `bytes_sent` count only the clients gone;
     /// [`Hub::stats`] adds those of the clients still registered.
-    counters: Counters,
+    counters: Arc<Counters>,
     ping: Bytes,
 }
 
@@ -81,7 +88,7 @@ impl Hub {
                 config,
                 clock: Clock::new(),
                 next_id: AtomicU64::new(1),
-                counters: Counters::default(),
+                counters: Arc::default(),
                 ping: frame::ping(b""),
             }),
         }
@@ -112,17 +119,27 @@ impl Hub {
     /// Registers an upgraded socket. `greeting` (the hello frame) and then
     /// the newest snapshot are queued before any later broadcast can reach
     /// the client, so a late joiner gets state at once and in order.
-    pub fn register(&self, peer: SocketAddr, stream: TcpStream, greeting: Bytes) -> Arc<Client> {
+    /// `deflate`: the client negotiated permessage-deflate.
+    pub fn register(
+        &self,
+        peer: SocketAddr,
+        stream: TcpStream,
+        greeting: Bytes,
+        deflate: bool,
+    ) -> Arc<Client> {
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         let cfg = self.inner.config;
-        let client = Arc::new(Client::new(
-            id,
-            peer,
-            stream,
-            cfg.policy,
-            cfg.client_queue,
-            self.inner.clock,
-        ));
+        let client = Arc::new(
+            Client::new(
+                id,
+                peer,
+                stream,
+                cfg.policy,
+                cfg.client_queue,
+                self.inner.clock,
+            )
+            .with_deflate(deflate),
+        );
         let mut reg = self.registry();
         client.send_control(greeting);
         if let Some(snapshot) = reg.latest.pending.take() {
@@ -174,7 +191,7 @@ impl Hub {
     }
 
     /// Offers one snapshot frame to every client and makes it the newest.
-    pub fn broadcast(&self, frame: Bytes) {
+    pub(crate) fn broadcast(&self, frame: Arc<SnapshotFrame>) {
         let started = Instant::now();
         let clients: Vec<Arc<Client>> = {
             let mut reg = self.registry();
@@ -229,6 +246,7 @@ impl Hub {
         for client in reg.clients.values() {
             stats.dropped += client.dropped();
             stats.bytes_sent += client.bytes_sent();
+            stats.deflate_clients += usize::from(client.deflate());
         }
         stats
     }

@@ -19,6 +19,7 @@ use tokio::net::TcpStream;
 use tokio::sync::Notify;
 
 use crate::fanout::clock::Clock;
+use crate::fanout::encoder::SnapshotFrame;
 
 /// Most frames handed to one `writev`.
 const MAX_BATCH: usize = 16;
@@ -106,6 +107,8 @@ pub struct Client {
     last_drop_log_ms: AtomicU64,
     drop_logged: AtomicBool,
     connected_at: Instant,
+    /// permessage-deflate was negotiated: snapshots go out deflated.
+    deflate: bool,
 }
 
 impl Client {
@@ -134,7 +137,20 @@ impl Client {
             last_drop_log_ms: AtomicU64::new(0),
             drop_logged: AtomicBool::new(false),
             connected_at: Instant::now(),
+            deflate: false,
         }
+    }
+
+    /// With `on`, the client negotiated permessage-deflate: it is offered
+    /// the deflated variant of each snapshot.
+    pub fn with_deflate(mut self, on: bool) -> Self {
+        self.deflate = on;
+        self
+    }
+
+    /// Whether the client negotiated permessage-deflate.
+    pub fn deflate(&self) -> bool {
+        self.deflate
     }
 
     /// Connection id.
@@ -194,10 +210,12 @@ impl Client {
         self.outbox.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Offers one tick's snapshot frame: written at once when the client
-    /// is caught up, otherwise queued under the slow-client policy.
-    pub fn offer_snapshot(&self, frame: &Bytes) {
-        self.offer(Queued::Snapshot(frame.clone()));
+    /// Offers one tick's snapshot frame, in the variant this client
+    /// negotiated (deflated or plain): written at once when the client is
+    /// caught up, otherwise queued under the slow-client policy.
+    pub(crate) fn offer_snapshot(&self, frame: &SnapshotFrame) {
+        let bytes = frame.for_client(self.deflate).clone();
+        self.offer(Queued::Snapshot(bytes));
     }
 
     /// Queues a control frame (hello, pong, error, ping).

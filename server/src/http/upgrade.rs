@@ -72,11 +72,18 @@ pub fn upgrade(
         Ok(permit) => permit,
         Err(e) => return answer(e.rejection()),
     };
+    // permessage-deflate, when the server compresses and the client
+    // offered terms it can honour; otherwise the upgrade goes on without.
+    let deflate = state
+        .compression
+        .then(|| handshake::negotiate_deflate(&headers))
+        .flatten();
     state.metrics.accepted();
     let span = match &claims {
         Some(c) => tracing::info_span!("conn", sub = %c.sub),
         None => tracing::Span::none(),
     };
+    let compressed = deflate.is_some();
     let tasks = state.tasks.clone();
     tasks.spawn(
         async move {
@@ -87,6 +94,7 @@ pub fn upgrade(
                             peer,
                             claims,
                             permit,
+                            deflate: compressed,
                         };
                         start_session(state, conn, parts.io.into_inner(), parts.read_buf).await;
                     }
@@ -97,7 +105,12 @@ pub fn upgrade(
         }
         .instrument(span),
     );
-    switching_protocols(&key)
+    let mut res = switching_protocols(&key);
+    if let Some(extensions) = deflate {
+        res.headers_mut()
+            .insert(header::SEC_WEBSOCKET_EXTENSIONS, extensions);
+    }
+    res
 }
 
 /// `Ok(None)` when authentication is off.
@@ -119,6 +132,8 @@ struct Conn {
     claims: Option<Claims>,
     /// Held for the whole session; dropping it frees the slot.
     permit: Permit,
+    /// permessage-deflate was negotiated.
+    deflate: bool,
 }
 
 async fn start_session(state: AppState, conn: Conn, stream: TcpStream, leftover: bytes::Bytes) {
@@ -126,7 +141,7 @@ async fn start_session(state: AppState, conn: Conn, stream: TcpStream, leftover:
     let expires_at = conn.claims.as_ref().map(|c| started + c.remaining());
     let client = state
         .hub
-        .register(conn.peer, stream, state.greeting.frame());
+        .register(conn.peer, stream, state.greeting.frame(), conn.deflate);
     tracing::info!(client = client.id(), peer = %conn.peer, "client connected");
     let ended = session::run(client, state.hub, leftover, state.session, expires_at).await;
     state.metrics.disconnected(&ended, started.elapsed());
