@@ -44,6 +44,11 @@ pub struct Config {
     /// Largest frame accepted, bytes.
     #[arg(long, default_value_t = 1 << 20)]
     pub max_frame: usize,
+    /// Offer permessage-deflate (as browsers do) and inflate compressed
+    /// snapshots before parsing them; the report's `mean_wire_bytes` is
+    /// then the compressed size. A client whose offer is declined fails.
+    #[arg(long)]
+    pub deflate: bool,
     /// Free-form label copied into the JSON line.
     #[arg(long, default_value = "")]
     pub label: String,

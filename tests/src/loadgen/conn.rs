@@ -25,6 +25,9 @@ pub enum ConnError {
     /// An opcode RFC 6455 does not define, or a continuation out of place.
     #[error("unexpected opcode {0:#x}")]
     Opcode(u8),
+    /// A compressed message that does not inflate.
+    #[error("permessage-deflate: {0}")]
+    Inflate(#[from] super::deflate::InflateError),
 }
 
 /// State of one client connection.
@@ -35,6 +38,12 @@ pub struct Conn {
     pending: Vec<u8>,
     /// A fragmented message being joined.
     fragments: Option<Vec<u8>>,
+    /// permessage-deflate was negotiated: RSV1 marks a compressed message.
+    deflate: bool,
+    /// The message being joined is compressed.
+    compressed: bool,
+    /// Wire bytes of the message being joined, headers included.
+    wire: usize,
     /// Last snapshot `seq` seen.
     last_seq: Option<u64>,
     had_gap: bool,
@@ -52,6 +61,9 @@ impl Conn {
         Self {
             pending: Vec::new(),
             fragments: None,
+            deflate: false,
+            compressed: false,
+            wire: 0,
             last_seq: None,
             had_gap: false,
             masks: MaskSource::new(mask_seed),
@@ -59,6 +71,13 @@ impl Conn {
             outgoing: Vec::new(),
             closed: false,
         }
+    }
+
+    /// With `on`, permessage-deflate was negotiated: compressed messages
+    /// (RSV1) are inflated before they are parsed.
+    pub fn with_deflate(mut self, on: bool) -> Self {
+        self.deflate = on;
+        self
     }
 
     /// Consumes bytes read from the socket at `at`.
@@ -82,8 +101,20 @@ impl Conn {
 
     fn consume(&mut self, buf: &[u8], at: RxTime, stats: &mut Stats) -> Result<usize, ConnError> {
         let mut off = 0;
-        while let Some((f, used)) = frame::parse(&buf[off..], self.max_payload)? {
+        while let Some((f, used, rsv1)) =
+            frame::parse_ext(&buf[off..], self.max_payload, self.deflate)?
+        {
             off += used;
+            if matches!(f.opcode, frame::OP_TEXT | frame::OP_BINARY) {
+                self.compressed = rsv1;
+                self.wire = 0;
+            } else if rsv1 {
+                // RSV1 belongs on the first frame of a data message only.
+                return Err(FrameError::Reserved.into());
+            }
+            if !frame::is_control(f.opcode) {
+                self.wire += used;
+            }
             self.on_frame(f, at, stats)?;
             if self.closed {
                 break;
@@ -96,7 +127,7 @@ impl Conn {
         match f.opcode {
             frame::OP_TEXT | frame::OP_BINARY if self.fragments.is_none() => {
                 if f.fin {
-                    self.on_message(f.payload, at, stats);
+                    self.on_message(f.payload, at, stats)?;
                 } else {
                     self.fragments = Some(f.payload.to_vec());
                 }
@@ -105,7 +136,7 @@ impl Conn {
                 let mut joined = self.fragments.take().ok_or(ConnError::Opcode(f.opcode))?;
                 joined.extend_from_slice(f.payload);
                 if f.fin {
-                    self.on_message(&joined, at, stats);
+                    self.on_message(&joined, at, stats)?;
                 } else {
                     self.fragments = Some(joined);
                 }
@@ -129,7 +160,19 @@ impl Conn {
         Ok(())
     }
 
-    fn on_message(&mut self, msg: &[u8], at: RxTime, stats: &mut Stats) {
+    fn on_message(&mut self, msg: &[u8], at: RxTime, stats: &mut Stats) -> Result<(), ConnError> {
+        let wire = std::mem::take(&mut self.wire);
+        if std::mem::take(&mut self.compressed) {
+            stats.compressed_msgs += 1;
+            let max = self.max_payload;
+            super::deflate::with_inflated(msg, max, |plain| self.on_plain(plain, wire, at, stats))?;
+        } else {
+            self.on_plain(msg, wire, at, stats);
+        }
+        Ok(())
+    }
+
+    fn on_plain(&mut self, msg: &[u8], wire: usize, at: RxTime, stats: &mut Stats) {
         match scan(msg) {
             Scanned::Snapshot { seq, ts } => {
                 let catch_up = self.last_seq.is_none();
@@ -143,6 +186,7 @@ impl Conn {
                 }
                 self.last_seq = Some(self.last_seq.map_or(seq, |l| l.max(seq)));
                 stats.record_snapshot(msg.len(), ts, seq, at.kernel_ns, at.user_ns, catch_up);
+                stats.record_wire(wire, catch_up);
             }
             Scanned::Hello => {
                 stats.hellos += 1;

@@ -46,6 +46,17 @@ fn base64(bytes: &[u8]) -> String {
 /// The upgrade request for `host` (authority) and `path`, with `key_bytes`
 /// as the 16-byte nonce.
 pub fn request(host: &str, path: &str, key_bytes: [u8; 16]) -> String {
+    request_with(host, path, key_bytes, "")
+}
+
+/// [`request`] with `extra` header lines (each ending in CRLF, or one
+/// line without it; empty for none).
+pub fn request_with(host: &str, path: &str, key_bytes: [u8; 16], extra: &str) -> String {
+    let extra = match extra {
+        "" => String::new(),
+        e if e.ends_with("\r\n") => e.to_owned(),
+        e => format!("{e}\r\n"),
+    };
     format!(
         "GET {path} HTTP/1.1\r\n\
          Host: {host}\r\n\
@@ -53,6 +64,7 @@ pub fn request(host: &str, path: &str, key_bytes: [u8; 16]) -> String {
          Connection: Upgrade\r\n\
          Sec-WebSocket-Key: {}\r\n\
          Sec-WebSocket-Version: 13\r\n\
+         {extra}\
          \r\n",
         base64(&key_bytes)
     )
@@ -68,8 +80,22 @@ pub async fn upgrade(
     path: &str,
     key_bytes: [u8; 16],
 ) -> Result<Vec<u8>, HandshakeError> {
+    upgrade_with(stream, host, path, key_bytes, "")
+        .await
+        .map(|(rest, _)| rest)
+}
+
+/// [`upgrade`] with `extra` request header lines (see [`request_with`]);
+/// also returns the response head, for the headers the server answered.
+pub async fn upgrade_with(
+    stream: &mut TcpStream,
+    host: &str,
+    path: &str,
+    key_bytes: [u8; 16],
+    extra: &str,
+) -> Result<(Vec<u8>, String), HandshakeError> {
     stream
-        .write_all(request(host, path, key_bytes).as_bytes())
+        .write_all(request_with(host, path, key_bytes, extra).as_bytes())
         .await?;
     let mut head = Vec::with_capacity(512);
     let mut chunk = [0u8; 1024];
@@ -82,7 +108,7 @@ pub async fn upgrade(
         if let Some(end) = head.windows(4).position(|w| w == b"\r\n\r\n") {
             let rest = head.split_off(end + 4);
             check_response(&head)?;
-            return Ok(rest);
+            return Ok((rest, String::from_utf8_lossy(&head).into_owned()));
         }
         if head.len() > MAX_HEAD {
             return Err(HandshakeError::TooLong);

@@ -84,8 +84,16 @@ pub struct Report {
     pub messages: u64,
     /// Snapshots received over the whole run.
     pub messages_total: u64,
-    /// Mean snapshot payload size in the window, bytes.
+    /// Mean snapshot payload size in the window, bytes (inflated, when
+    /// compressed).
     pub mean_msg_bytes: u64,
+    /// `--deflate`: permessage-deflate was offered (and accepted).
+    pub deflate: bool,
+    /// Mean size of a window snapshot on the wire, frame headers
+    /// included (compressed, with `--deflate`), bytes.
+    pub mean_wire_bytes: u64,
+    /// Messages received compressed (RSV1), whole run.
+    pub compressed_msgs: u64,
     /// `messages / duration_s`.
     pub msgs_per_s: f64,
     /// Latency by kernel receive time (`SO_TIMESTAMPNS`), µs.
@@ -148,11 +156,13 @@ impl Report {
             self.label, self.connected, self.clients, self.stalled, self.connect_failures, self.disconnects, self.ramp_s
         );
         s += &format!(
-            "  window {:.1} s, tick {} ms: {} snapshots of {} B, {:.0} msg/s, gaps {} ({} clients), reordered {}, invalid {}\n",
+            "  window {:.1} s, tick {} ms: {} snapshots of {} B ({} B on the wire{}), {:.0} msg/s, gaps {} ({} clients), reordered {}, invalid {}\n",
             self.duration_s,
             self.tick_interval_ms.map_or("?".to_owned(), |t| t.to_string()),
             self.messages,
             self.mean_msg_bytes,
+            self.mean_wire_bytes,
+            if self.deflate { ", deflated" } else { "" },
             self.msgs_per_s,
             self.gaps,
             self.clients_with_gaps,
