@@ -101,7 +101,10 @@ async fn loadgen_with_deflate_counts_compressed_wire_bytes() {
     assert!(num("messages") > 10 * 10, "{stderr}");
     assert!(num("compressed_msgs") >= num("messages"), "{stderr}");
     // Inflated JSON is what is parsed; the wire carries a fraction of it.
-    assert!(num("mean_wire_bytes") * 3 < num("mean_msg_bytes"), "{stderr}");
+    assert!(
+        num("mean_wire_bytes") * 3 < num("mean_msg_bytes"),
+        "{stderr}"
+    );
     assert!(stderr.contains("deflated"), "{stderr}");
     assert!(deflations > 0);
 }

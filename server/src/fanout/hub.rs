@@ -199,6 +199,11 @@ impl Hub {
             reg.latest.frame = Some(frame.clone());
             reg.clients.values().cloned().collect()
         };
+        if clients.iter().any(|c| c.deflate()) {
+            // Compressed once, before the loop, so no client waits for it
+            // behind the first deflate client.
+            frame.deflated();
+        }
         for client in &clients {
             client.offer_snapshot(&frame);
         }
