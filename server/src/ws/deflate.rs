@@ -8,17 +8,19 @@
 //!   The compressor itself (a few hundred KiB of miniz_oxide state) is
 //!   kept per thread and reset, not rebuilt: building it cost more than
 //!   compressing a snapshot.
-//! - [`Inflater`]: one client message, fragment by fragment, with a hard
-//!   cap on the inflated size: inflation stops at the first byte past the
-//!   cap, so a decompression bomb costs at most `cap` bytes of output and
-//!   the (bounded) compressed input of one message. A new inflater is
-//!   made for every message (`client_no_context_takeover`) and dropped
-//!   with it, so a connection holds no inflate state between messages.
+//! - [`inflate`]: one whole client message (its fragments joined) with a
+//!   hard cap on the inflated size: inflation stops at the first byte past
+//!   the cap, so a decompression bomb costs at most `cap` bytes of output
+//!   and the (bounded) compressed input of one message. The decompressor
+//!   is reset for every message (`client_no_context_takeover`) and kept
+//!   per thread, so a connection holds no inflate state at all, not even
+//!   while a compressed message is still arriving.
 //!
 //! The negotiation itself is in [`super::handshake`].
 
 use std::cell::RefCell;
 
+use bytes::BytesMut;
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 
 /// The four bytes a sync flush ends with; removed by the sender, appended
@@ -114,71 +116,65 @@ fn stored(payload: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Inflates one compressed message, fragment by fragment, into at most
-/// `max` bytes. Holds miniz_oxide's state (about 40 KiB) while it lives;
-/// make one per message and drop it with the message.
-#[derive(Debug)]
-pub struct Inflater {
-    inner: Box<Decompress>,
-    max: usize,
-    ended: bool,
+/// Inflates one whole compressed message (its fragments' payloads joined)
+/// into at most `max` bytes: the sync tail is appended, and inflation
+/// stops with [`InflateError::TooBig`] as soon as the output would pass
+/// `max`. Uses a per-thread decompressor, reset first (no context
+/// takeover), so nothing is kept between messages and nothing is
+/// allocated for it per message.
+pub fn inflate(data: &[u8], max: usize) -> Result<BytesMut, InflateError> {
+    DECOMPRESSOR.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut d) => {
+            d.reset(false);
+            inflate_with(&mut d, data, max)
+        }
+        Err(_) => inflate_with(&mut Decompress::new(false), data, max),
+    })
 }
 
-impl Inflater {
-    /// A fresh inflater whose output may not exceed `max` bytes.
-    pub fn new(max: usize) -> Self {
-        Self {
-            inner: Box::new(Decompress::new(false)),
-            max,
-            ended: false,
+thread_local! {
+    static DECOMPRESSOR: RefCell<Decompress> = RefCell::new(Decompress::new(false));
+}
+
+fn inflate_with(d: &mut Decompress, data: &[u8], max: usize) -> Result<BytesMut, InflateError> {
+    let mut out = BytesMut::new();
+    for part in [data, &SYNC_TAIL[..]] {
+        if run(d, part, max, &mut out)? {
+            // A block with BFINAL set ended the stream; what follows (the
+            // appended tail included) is ignored.
+            break;
         }
     }
+    Ok(out)
+}
 
-    /// Inflates `input` (a fragment's unmasked payload) onto `out`, which
-    /// holds what earlier fragments of the same message inflated to.
-    /// With `last`, the sync tail is appended first, completing the
-    /// message. Fails as soon as `out` would exceed the cap.
-    pub fn push(
-        &mut self,
-        input: &[u8],
-        last: bool,
-        out: &mut bytes::BytesMut,
-    ) -> Result<(), InflateError> {
-        self.run(input, out)?;
-        if last {
-            self.run(&SYNC_TAIL, out)?;
+/// Inflates `input` onto `out`; `Ok(true)` once the stream has ended.
+fn run(
+    d: &mut Decompress,
+    mut input: &[u8],
+    max: usize,
+    out: &mut BytesMut,
+) -> Result<bool, InflateError> {
+    let mut chunk = [0u8; INFLATE_CHUNK];
+    loop {
+        let (in_before, out_before) = (d.total_in(), d.total_out());
+        let status = d
+            .decompress(input, &mut chunk, FlushDecompress::None)
+            .map_err(|_| InflateError::Corrupt)?;
+        let used = usize::try_from(d.total_in() - in_before).unwrap_or(input.len());
+        let made = usize::try_from(d.total_out() - out_before).unwrap_or(chunk.len());
+        input = &input[used.min(input.len())..];
+        if out.len() + made > max {
+            return Err(InflateError::TooBig { max });
         }
-        Ok(())
-    }
-
-    fn run(&mut self, mut input: &[u8], out: &mut bytes::BytesMut) -> Result<(), InflateError> {
-        let mut chunk = [0u8; INFLATE_CHUNK];
-        loop {
-            if self.ended {
-                // A block with BFINAL set ended the stream; what follows
-                // (the appended tail included) is ignored.
-                return Ok(());
-            }
-            let (in_before, out_before) = (self.inner.total_in(), self.inner.total_out());
-            let status = self
-                .inner
-                .decompress(input, &mut chunk, FlushDecompress::None)
-                .map_err(|_| InflateError::Corrupt)?;
-            let used = usize::try_from(self.inner.total_in() - in_before).unwrap_or(input.len());
-            let made = usize::try_from(self.inner.total_out() - out_before).unwrap_or(chunk.len());
-            input = &input[used.min(input.len())..];
-            if out.len() + made > self.max {
-                return Err(InflateError::TooBig { max: self.max });
-            }
-            out.extend_from_slice(&chunk[..made]);
-            if status == Status::StreamEnd {
-                self.ended = true;
-            }
-            // Done when the input is used up and the output did not fill
-            // the chunk (nothing more is pending), or no progress is made.
-            if (input.is_empty() && made < chunk.len()) || (used == 0 && made == 0) {
-                return Ok(());
-            }
+        out.extend_from_slice(&chunk[..made]);
+        if status == Status::StreamEnd {
+            return Ok(true);
+        }
+        // Done when the input is used up and the output did not fill the
+        // chunk (nothing more is pending), or no progress is made.
+        if (input.is_empty() && made < chunk.len()) || (used == 0 && made == 0) {
+            return Ok(false);
         }
     }
 }
@@ -186,14 +182,10 @@ impl Inflater {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use bytes::BytesMut;
-
     use super::*;
 
     fn inflate(data: &[u8], max: usize) -> Result<Vec<u8>, InflateError> {
-        let mut out = BytesMut::new();
-        Inflater::new(max).push(data, true, &mut out)?;
-        Ok(out.to_vec())
+        super::inflate(data, max).map(|b| b.to_vec())
     }
 
     #[test]
@@ -251,26 +243,27 @@ mod tests {
     }
 
     #[test]
-    fn fragments_inflate_to_the_whole() {
-        let text = "giá khớp ".repeat(500);
-        let packed = compress(text.as_bytes());
-        for cut in [0, 1, packed.len() / 2, packed.len()] {
-            let mut inflater = Inflater::new(1 << 20);
-            let mut out = BytesMut::new();
-            inflater.push(&packed[..cut], false, &mut out).unwrap();
-            inflater.push(&packed[cut..], true, &mut out).unwrap();
-            assert_eq!(&out[..], text.as_bytes(), "cut {cut}");
-        }
+    fn a_bad_message_leaves_nothing_behind() {
+        // The per-thread decompressor is reset: a corrupt or oversized
+        // message does not disturb the next one.
+        let good = compress(b"{\"type\":\"ping\",\"id\":1}");
+        assert!(inflate(&[0xff; 8], 100).is_err());
+        assert_eq!(
+            inflate(&compress(&[b'a'; 500]), 10),
+            Err(InflateError::TooBig { max: 10 })
+        );
+        assert_eq!(
+            inflate(&good, 100).unwrap(),
+            b"{\"type\":\"ping\",\"id\":1}"
+        );
     }
 
     #[test]
     fn a_bomb_stops_at_the_cap() {
         let bomb = compress(&vec![0u8; 10 << 20]);
         assert!(bomb.len() < 20_000, "{}", bomb.len());
-        let mut out = BytesMut::new();
-        let err = Inflater::new(4096).push(&bomb, true, &mut out).unwrap_err();
+        let err = inflate(&bomb, 4096).unwrap_err();
         assert_eq!(err, InflateError::TooBig { max: 4096 });
-        assert!(out.len() <= 4096);
         // Exactly at the cap is fine.
         assert_eq!(inflate(&compress(&[7u8; 4096]), 4096).unwrap().len(), 4096);
     }

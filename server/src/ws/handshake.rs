@@ -13,7 +13,8 @@
 //! bytes to every client, so it never keeps a compression context: it
 //! accepts an offer only on terms it can honour and always answers with
 //! `server_no_context_takeover` and `client_no_context_takeover` (the
-//! latter lets it inflate each client message with a fresh inflater). An
+//! latter lets it inflate each client message on its own, with a reset
+//! inflater, keeping nothing per connection). An
 //! offer is declined (the next one is tried; with none left the
 //! connection upgrades without compression) when it
 //!

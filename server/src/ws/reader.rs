@@ -12,12 +12,14 @@
 //!
 //! permessage-deflate ([`FrameReader::inflating`]): on a connection that
 //! negotiated it, a data message whose first frame has RSV1 set is
-//! inflated fragment by fragment as it arrives ([`super::deflate`]), and
-//! the message limit applies to the *inflated* size, checked while
-//! inflating: the first byte past it fails the message (1009), so a
-//! decompression bomb costs at most the limit in output. Its compressed
-//! size on the wire is bounded too (the limit plus deflate's worst-case
-//! overhead, [`compressed_limit`]). Without the extension RSV1 stays a
+//! compressed. Its fragments are joined as they arrive, as for any
+//! message, bounded on the wire by the limit plus deflate's worst-case
+//! overhead ([`compressed_limit`]); the final fragment inflates the whole
+//! ([`super::deflate::inflate`]) with the message limit applied to the
+//! *inflated* size while inflating: the first byte past it fails the
+//! message (1009), so a decompression bomb costs at most the limit in
+//! output, and a half-received compressed message holds no inflate state.
+//! (Its UTF-8 is checked once inflated, not fragment by fragment.) Without the extension RSV1 stays a
 //! protocol error (1002), as do RSV1 on a control or continuation frame
 //! and RSV2/RSV3 always.
 //!
@@ -33,7 +35,7 @@
 use bytes::{Buf, Bytes, BytesMut};
 use marketfeed_protocol::CloseCode;
 
-use super::deflate::{InflateError, Inflater};
+use super::deflate::{self, InflateError};
 use super::frame::{OpCode, FIN_BIT, LEN_16, LEN_64, MASK_BIT, MAX_CONTROL_PAYLOAD, RSV1_BIT};
 
 /// Bits RSV1–3 of the first header byte; only RSV1 has a meaning, and only
@@ -193,12 +195,9 @@ struct Partial {
     /// Prefix of a text payload already known to be valid UTF-8; it always
     /// ends on a character boundary.
     utf8_checked: usize,
-    /// The message's inflater when it is compressed (RSV1 on its first
-    /// frame); `payload` then holds the inflated bytes.
-    inflater: Option<Inflater>,
-    /// Payload bytes received on the wire (compressed, for a compressed
-    /// message), for the wire limit.
-    wire_len: usize,
+    /// RSV1 was set on the first frame: `payload` holds compressed
+    /// bytes, inflated when the final fragment arrives.
+    compressed: bool,
 }
 
 /// A validated frame header.
@@ -519,7 +518,7 @@ impl FrameReader {
             return Ok(payload_len as usize);
         }
         let (so_far, compressed) = match &self.partial {
-            Some(p) => (p.wire_len as u64, p.inflater.is_some()),
+            Some(p) => (p.payload.len() as u64, p.compressed),
             None => (0, compressed),
         };
         let limit = if compressed {
@@ -558,22 +557,21 @@ impl FrameReader {
         header: Header,
         payload: BytesMut,
     ) -> Result<Option<Incoming>, ReadError> {
-        if header.fin && !header.compressed {
+        if header.fin {
+            let payload = if header.compressed {
+                deflate::inflate(&payload, self.max_message_size)?
+            } else {
+                payload
+            };
             return complete_message(kind, payload.freeze()).map(Some);
         }
         let mut partial = Partial {
             kind,
             payload: BytesMut::new(),
             utf8_checked: 0,
-            inflater: header
-                .compressed
-                .then(|| Inflater::new(self.max_message_size)),
-            wire_len: 0,
+            compressed: header.compressed,
         };
-        partial.push(&payload, header.fin)?;
-        if header.fin {
-            return complete_message(kind, partial.payload.freeze()).map(Some);
-        }
+        partial.push(&payload)?;
         self.partial = Some(partial);
         self.fragments += 1;
         Ok(None)
@@ -588,7 +586,7 @@ impl FrameReader {
         let Some(partial) = self.partial.as_mut() else {
             return Err(ReadError::UnexpectedContinuation);
         };
-        partial.push(payload, fin)?;
+        partial.push(payload)?;
         if !fin {
             self.fragments += 1;
             return Ok(None);
@@ -596,7 +594,12 @@ impl FrameReader {
         let Some(partial) = self.partial.take() else {
             return Err(ReadError::UnexpectedContinuation);
         };
-        complete_message(partial.kind, partial.payload.freeze()).map(Some)
+        let payload = if partial.compressed {
+            deflate::inflate(&partial.payload, self.max_message_size)?
+        } else {
+            partial.payload
+        };
+        complete_message(partial.kind, payload.freeze()).map(Some)
     }
 
     /// Gives back memory that is no longer needed: an empty buffer is
@@ -622,16 +625,12 @@ impl FrameReader {
 }
 
 impl Partial {
-    /// Appends an unmasked fragment (inflated first, for a compressed
-    /// message; `last` completes the inflation), checking text
-    /// incrementally so invalid UTF-8 fails at the fragment that carries it.
-    fn push(&mut self, fragment: &[u8], last: bool) -> Result<(), ReadError> {
-        self.wire_len += fragment.len();
-        match &mut self.inflater {
-            Some(inflater) => inflater.push(fragment, last, &mut self.payload)?,
-            None => self.payload.extend_from_slice(fragment),
-        }
-        if self.kind == DataKind::Text {
+    /// Appends an unmasked fragment, checking plain text incrementally so
+    /// invalid UTF-8 fails at the fragment that carries it (compressed
+    /// text is checked once inflated).
+    fn push(&mut self, fragment: &[u8]) -> Result<(), ReadError> {
+        self.payload.extend_from_slice(fragment);
+        if self.kind == DataKind::Text && !self.compressed {
             self.check_utf8()?;
         }
         Ok(())
@@ -1364,15 +1363,22 @@ mod tests {
 
     #[test]
     fn a_decompression_bomb_is_1009_at_small_cost() {
-        // 16 MiB of zeros in about 16 KiB: split over fragments, the
-        // inflater stops at the first byte past 4096.
-        let bomb = crate::ws::deflate::compress(&vec![0u8; 16 << 20]);
+        // 4 MiB of spaces in about 4 KiB, in two fragments: held
+        // compressed, inflated at the end, stopped at the first byte past
+        // the limit.
+        let bomb = crate::ws::deflate::compress(&vec![b' '; 4 << 20]);
+        let (a, b) = bomb.split_at(100);
         let mut reader = deflating(4096);
-        let first = raw_frame(RSV1_BIT | 0x1, &bomb[..100], Some(MASK));
-        let err = events(&mut reader, &first).unwrap_err();
+        let first = raw_frame(RSV1_BIT | 0x1, a, Some(MASK));
+        assert_eq!(events(&mut reader, &first), Ok(vec![]));
+        assert!(reader.capacity() < 1024, "only compressed bytes are held");
+        let last = raw_frame(FIN_BIT, b, Some(MASK));
+        let err = events(&mut reader, &last).unwrap_err();
         assert_eq!(err, ReadError::InflatedTooBig { max: 4096 });
-        assert!(reader.capacity() < 8192, "{}", reader.capacity());
-        // The compressed size is bounded as well.
+        assert_eq!(reader.capacity(), 0);
+        // The compressed size is bounded as well: 16 MiB of zeros takes
+        // ~16 KiB, refused from its header.
+        let bomb = crate::ws::deflate::compress(&vec![0u8; 16 << 20]);
         let wire = raw_frame(FIN_BIT | RSV1_BIT | 0x1, &bomb, Some(MASK));
         let mut reader = deflating(4096);
         reader.extend(&wire[..14]);
