@@ -25,13 +25,11 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use marketfeed_protocol::{CloseCode, MarketSnapshot};
-
-use super::encoder::SnapshotFrame;
 use tokio::net::TcpStream;
 
 use super::clock::Clock;
 use super::counters::{Counters, HubStats};
-use super::encoder;
+use super::encoder::{self, SnapshotFrame};
 use super::outbox::{Client, ClientId, SlowClientPolicy};
 use crate::ws::frame;
 
