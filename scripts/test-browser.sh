@@ -5,7 +5,8 @@
 #   3. `wasm-pack test --headless --chrome` on web-client (pure unit tests in
 #      the browser + tests/live.rs against a live server under
 #      tests/browser/supervisor.mjs),
-#   4. the Playwright check of the board (tests/browser/board.check.mjs),
+#   4. the Playwright check of the board (tests/browser/board.check.mjs) and
+#      of permessage-deflate negotiated by Chromium (deflate.check.mjs),
 #   5. the example apps under examples/ built (vite-ts, webpack: npm ci,
 #      tsc --strict, bundler build) and checked live in Chromium
 #      (tests/browser/examples.check.mjs).
@@ -137,6 +138,10 @@ run_board_check() {
     node tests/browser/board.check.mjs
 }
 step "Playwright check of the board" run_board_check
+run_deflate_check() {
+  SERVER_URL="$(json "$board_info" httpUrl)" node tests/browser/deflate.check.mjs
+}
+step "Chromium negotiates permessage-deflate (tests/browser/deflate.check.mjs)" run_deflate_check
 
 # ---- example apps (examples/) ------------------------------------------------------
 # plain-html is served as is, with the --target web package as ./pkg/; the

@@ -1,13 +1,17 @@
 //! Fuzzes `FrameReader`, the parser of client → server frames.
 //!
-//! The first input byte picks the message size limit and the size of the
-//! chunks the rest is fed in (as socket reads would split it). Checked on
-//! every input:
+//! The first input byte picks the message size limit (bits 0–2), the size
+//! of the chunks the rest is fed in (bits 3–6, as socket reads would split
+//! it) and whether permessage-deflate was negotiated (bit 7: RSV1 messages
+//! are inflated, the limit bounding the inflated size). Checked on every
+//! input:
 //! - no panic, no unbounded allocation;
 //! - the events and the final outcome do not depend on how the bytes were
 //!   split (chunked feed == all-at-once feed);
 //! - text events are valid UTF-8, control payloads are at most 125 bytes,
-//!   data messages are within the limit;
+//!   data messages are within the limit (inflated ones included: a
+//!   decompression bomb never yields more than the limit, and the reader
+//!   never holds more than the input plus the limit);
 //! - after a violation the reader only drains: it reports nothing but the
 //!   peer's Close, buffers at most one close frame, and once done (Close
 //!   received, or a length it cannot follow) holds no memory.
@@ -23,8 +27,13 @@ const MAX_DRAIN_BUFFER: usize = 14 + 125;
 
 /// Events until the input is exhausted, plus the error that failed the
 /// connection, if any.
-fn run(max: usize, input: &[u8], chunk: usize) -> (Vec<Incoming>, Option<ReadError>) {
-    let mut reader = FrameReader::new(max);
+fn run(
+    max: usize,
+    inflate: bool,
+    input: &[u8],
+    chunk: usize,
+) -> (Vec<Incoming>, Option<ReadError>) {
+    let mut reader = FrameReader::new(max).inflating(inflate);
     let mut events = Vec::new();
     let mut error = None;
     for piece in input.chunks(chunk.max(1)) {
@@ -58,7 +67,10 @@ fn run(max: usize, input: &[u8], chunk: usize) -> (Vec<Incoming>, Option<ReadErr
                 assert_eq!(reader.capacity(), 0, "a finished reader holds no memory");
             }
         }
-        assert!(reader.buffered() <= input.len());
+        // Inflated bytes of an open message count too: at most `max`.
+        let bound = if inflate { input.len() + max } else { input.len() };
+        assert!(reader.buffered() <= bound);
+        assert!(reader.capacity() <= 2 * bound + 4096, "reader memory bounded");
     }
     (events, error)
 }
@@ -82,8 +94,9 @@ fuzz_target!(|data: &[u8]| {
     };
     // Limits from 16 B to 4 KiB, so both sides of the limit are reached.
     let max = 16usize << (knob & 0x07);
-    let chunk = usize::from(knob >> 3) + 1;
-    let whole = run(max, input, input.len());
-    let split = run(max, input, chunk);
+    let chunk = usize::from((knob >> 3) & 0x0f) + 1;
+    let inflate = knob & 0x80 != 0;
+    let whole = run(max, inflate, input, input.len());
+    let split = run(max, inflate, input, chunk);
     assert_eq!(whole, split, "outcome depends on how the input was split");
 });

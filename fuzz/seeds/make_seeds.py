@@ -7,6 +7,7 @@ handshake: valid and broken upgrade request heads.
 """
 import os
 import struct
+import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURES = os.path.join(HERE, "..", "..", "protocol", "tests", "fixtures")
@@ -27,6 +28,14 @@ def frame(opcode, payload=b"", fin=True, rsv=0, mask=True, length_form=None):
     if not mask:
         return head + payload
     return head + MASK + bytes(b ^ MASK[i % 4] for i, b in enumerate(payload))
+
+
+def deflate(data):
+    """permessage-deflate: raw DEFLATE, sync flush, tail removed."""
+    c = zlib.compressobj(6, zlib.DEFLATED, -15)
+    out = c.compress(data) + c.flush(zlib.Z_SYNC_FLUSH)
+    assert out.endswith(b"\x00\x00\xff\xff")
+    return out[:-4]
 
 
 def close(code, reason=b""):
@@ -67,6 +76,23 @@ FRAMES = {
     "top_bit_length": bytes([0x82, 0xFF]) + struct.pack(">Q", 1 << 63) + MASK,
 }
 
+PING = b'{"type":"ping","id":1}'
+PACKED = deflate(PING * 20)
+DEFLATE_FRAMES = {
+    "deflate_ping": frame(0x1, deflate(PING), rsv=4),
+    "deflate_fragmented": frame(0x1, PACKED[:5], fin=False, rsv=4)
+    + frame(0x9, b"mid")
+    + frame(0x0, PACKED[5:12], fin=False)
+    + frame(0x0, PACKED[12:]),
+    "deflate_then_plain": frame(0x1, deflate(PING), rsv=4) + frame(0x1, PING),
+    "deflate_bomb": frame(0x1, deflate(b" " * 100000), rsv=4),
+    "deflate_corrupt": frame(0x1, b"\xff\xff\xff\xff", rsv=4),
+    "deflate_rsv1_continuation": frame(0x1, PACKED[:5], fin=False, rsv=4)
+    + frame(0x0, PACKED[5:], rsv=4),
+    "deflate_rsv1_ping": frame(0x9, b"x", rsv=4),
+    "deflate_binary": frame(0x2, deflate(bytes(range(256)) * 4), rsv=4),
+}
+
 HEADS = {
     "valid": b"GET /ws/market HTTP/1.1\r\nHost: test\r\nUpgrade: websocket\r\n"
     b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
@@ -82,6 +108,15 @@ HEADS = {
     "short_key": b"GET / HTTP/1.1\r\nUpgrade: websocket\r\nConnection: upgrade\r\n"
     b"Sec-WebSocket-Key: c2hvcnQ=\r\nSec-WebSocket-Version: 13\r\n\r\n",
     "no_upgrade": b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+    "deflate_chromium": b"GET /ws/market HTTP/1.1\r\nHost: test\r\nUpgrade: websocket\r\n"
+    b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+    b"Sec-WebSocket-Version: 13\r\n"
+    b"Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n",
+    "deflate_offers": b"GET /ws/market HTTP/1.1\r\nHost: test\r\nUpgrade: websocket\r\n"
+    b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+    b"Sec-WebSocket-Version: 13\r\n"
+    b'Sec-WebSocket-Extensions: x-foo; a="b,c", permessage-deflate; server_max_window_bits=10\r\n'
+    b"Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=15; client_max_window_bits=\"9\"\r\n\r\n",
 }
 
 EXTRA_MESSAGES = {
@@ -109,9 +144,14 @@ for name, data in FRAMES.items():
     write("frame_reader", name, bytes([0x07]) + data)
 # … and one limit-probing seed (limit 16 B).
 write("frame_reader", "limit_16", bytes([0x00]) + frame(0x1, b"x" * 17))
+# permessage-deflate negotiated (knob bit 7; limit 2 KiB, chunks of 3).
+for name, data in DEFLATE_FRAMES.items():
+    write("frame_reader", name, bytes([0x97]) + data)
 for name, data in HEADS.items():
     write("handshake", name, data)
 for fixture in sorted(os.listdir(FIXTURES)):
+    if os.path.isdir(os.path.join(FIXTURES, fixture)):
+        continue  # ingest/ lines are not client messages
     with open(os.path.join(FIXTURES, fixture), "rb") as f:
         write("client_message", fixture, f.read())
 for name, data in EXTRA_MESSAGES.items():

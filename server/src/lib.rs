@@ -56,7 +56,8 @@ use tokio_util::task::TaskTracker;
 
 pub use fanout::{HubStats, SlowClientPolicy, TickHistogram, TICK_BUCKETS_US};
 pub use ops::config::{
-    defaults, load_secret, Cli, Command, Config, ConfigCommand, ConfigError, LogFormat, TokenArgs,
+    defaults, load_secret, Cli, Command, Compression, Config, ConfigCommand, ConfigError,
+    LogFormat, TokenArgs,
 };
 pub use ops::config_file::{check as check_config_file, parse_cli, CliError};
 
@@ -158,6 +159,7 @@ impl Server {
             limiter: limiter.clone(),
             metrics: metrics.clone(),
             retry_after_secs: defaults::RETRY_AFTER_SECS,
+            compression: config.compression == Compression::On,
         };
         tasks.spawn(fanout::ticker::run_ticker(
             source,

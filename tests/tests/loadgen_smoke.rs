@@ -142,6 +142,46 @@ async fn loadgen_speaks_each_format_and_counts_binary_frames_and_wire_bytes() {
     server.shutdown().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loadgen_with_deflate_counts_compressed_wire_bytes() {
+    let mut config = marketfeed_server::Config::with_defaults();
+    config.tick_interval = Duration::from_millis(50);
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
+    let server = marketfeed_server::Server::start(config, listener).expect("server starts");
+    let url = format!("ws://{}/ws/market", server.local_addr());
+    let run = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_marketfeed-loadgen"))
+            .args(["--url", &url, "--clients", "10", "--duration", "2s"])
+            .args(["--warmup", "300ms", "--ramp-rate", "1000", "--deflate"])
+            .output()
+    });
+    let out = timeout(Duration::from_secs(15), run)
+        .await
+        .expect("load generator finishes in time")
+        .expect("join")
+        .expect("load generator runs");
+    let deflations = server.stats().deflations;
+    server.shutdown().await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "loadgen failed: {stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report: serde_json::Value =
+        serde_json::from_str(stdout.lines().last().expect("a JSON line")).expect("JSON");
+    let num = |k: &str| report[k].as_u64().unwrap_or(u64::MAX);
+    assert_eq!(num("connected"), 10, "{stderr}");
+    assert_eq!((num("gaps"), num("invalid_msgs")), (0, 0), "{stderr}");
+    assert_eq!(report["deflate"], true);
+    assert!(num("messages") > 10 * 10, "{stderr}");
+    assert!(num("compressed_msgs") >= num("messages"), "{stderr}");
+    // Inflated JSON is what is parsed; the wire carries a fraction of it.
+    assert!(
+        num("mean_wire_bytes") * 3 < num("mean_msg_bytes"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("deflated"), "{stderr}");
+    assert!(deflations > 0);
+}
+
 #[tokio::test]
 async fn frame_parser_interoperates_with_tungstenite() {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");

@@ -112,6 +112,26 @@ counters! {
     /// [`Subprotocol::ALL`] order.
     bytes_sent_by_format: [u64; FORMATS] = PerFormat,
         per_format("marketfeed_bytes_sent_by_format", "Bytes handed to the kernel for WebSocket clients, by wire format (subprotocol)");
+    /// Clients connected now that negotiated permessage-deflate.
+    deflate_clients: usize = AtomicUsize,
+        gauge("marketfeed_deflate_clients", "WebSocket clients connected now that negotiated permessage-deflate");
+    /// Snapshots compressed for permessage-deflate clients (at most one
+    /// per tick, however many such clients).
+    deflations: u64 = AtomicU64,
+        counter("marketfeed_deflations", "Snapshots compressed for permessage-deflate clients (at most one per tick)");
+    /// Time the last compression took, microseconds.
+    last_deflate_us: u64 = AtomicU64,
+        seconds_gauge("marketfeed_tick_deflate_last_seconds", "Time the last snapshot took to compress");
+    /// Time all compressions took, microseconds (÷ `deflations` for the mean).
+    deflate_us_total: u64 = AtomicU64,
+        seconds_counter("marketfeed_tick_deflate_seconds", "Time spent compressing snapshots; divide by deflations for the mean per tick");
+    /// Plain frame bytes compressed, all compressions together.
+    deflate_in_bytes: u64 = AtomicU64,
+        counter("marketfeed_deflate_input_bytes", "Plain snapshot frame bytes compressed (once per tick)");
+    /// Deflated frame bytes produced, all compressions together: the
+    /// ratio to `deflate_in_bytes` is what each deflate client saves.
+    deflate_out_bytes: u64 = AtomicU64,
+        counter("marketfeed_deflate_output_bytes", "Deflated snapshot frame bytes produced (once per tick)");
 }
 
 /// Upper bounds of the tick-duration histograms, microseconds (an
@@ -251,6 +271,11 @@ impl Counters {
         cell.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Adds `n` to a counter.
+    pub(crate) fn add(cell: &AtomicU64, n: usize) {
+        cell.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
     /// Records `took` as the last duration in `last` and adds it to `total`.
     fn time(last: &AtomicU64, total: &AtomicU64, took: Duration) {
         let us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
@@ -263,6 +288,15 @@ impl Counters {
         Self::inc(&self.encodes);
         Self::time(&self.last_encode_us, &self.encode_us_total, took);
         self.encode_seconds.observe(took);
+    }
+
+    /// A frame of `plain` bytes was compressed to `deflated` bytes in
+    /// `took`.
+    pub(crate) fn deflated(&self, took: Duration, plain: usize, deflated: usize) {
+        Self::inc(&self.deflations);
+        Self::time(&self.last_deflate_us, &self.deflate_us_total, took);
+        Self::add(&self.deflate_in_bytes, plain);
+        Self::add(&self.deflate_out_bytes, deflated);
     }
 
     /// A fan-out to every client took `took`.
@@ -381,8 +415,8 @@ mod tests {
                 "{line:?} missing in\n{text}"
             );
         }
-        // 17 counters, 2 of them internal (connections, last_seq).
-        assert_eq!(text.matches("# TYPE ").count(), 15, "{text}");
+        // 23 counters, 2 of them internal (connections, last_seq).
+        assert_eq!(text.matches("# TYPE ").count(), 21, "{text}");
     }
 
     /// The cumulative `_bucket` values of `name`, `(le, count)`.
@@ -525,14 +559,21 @@ mod tests {
             s1,
             Bytes::from_static(b"hello-v1"),
             Subprotocol::V1Json,
+            false,
         );
-        let bin = hub.register(addr, s2, Bytes::from_static(b"hi"), Subprotocol::V2Bin);
+        let bin = hub.register(
+            addr,
+            s2,
+            Bytes::from_static(b"hi"),
+            Subprotocol::V2Bin,
+            false,
+        );
         assert_eq!(v1.format(), Subprotocol::V1Json);
         assert_eq!(bin.format(), Subprotocol::V2Bin);
         let snapshot = Simulator::new(7).step_at(1_700_000_000.0);
         let size = |format| {
             let msg = ServerMessage::Snapshot(snapshot.clone());
-            encoder::market(&msg, format, true, &Counters::default())
+            encoder::market(&msg, format, true, &std::sync::Arc::default())
                 .frame()
                 .len() as u64
         };

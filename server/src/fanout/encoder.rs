@@ -11,8 +11,16 @@
 //! other message (hello, subscribed, pong, error) goes through
 //! [`message`]; the `hello` frames are kept encoded in a [`Greeting`] that
 //! follows the symbol universe.
+//!
+//! An [`Encoded`] holds the plain frame and its permessage-deflate twin,
+//! compressed on first demand — at most once per frame, only when a
+//! client that negotiated the extension is offered it, and then shared by
+//! every such client (no context takeover, so the compressed bytes depend
+//! on the message alone). hello, subscribed, pong and error go out
+//! uncompressed: they are small and rare, and RFC 7692 lets each message
+//! choose.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -21,28 +29,83 @@ use marketfeed_protocol::{
 };
 
 use super::counters::Counters;
-use crate::ws::frame;
+use crate::ws::frame::{self, OpCode};
 
 /// One server message encoded once, shared (refcounted, never copied) by
-/// every client it goes to: the unit the hub broadcasts. A second
-/// representation of the same message (e.g. compressed) belongs here, and
-/// the outbox picks the one its connection takes in one place
-/// (`Client::wire`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Encoded {
-    /// The whole WebSocket frame.
-    frame: Bytes,
+/// every client it goes to: the unit the hub broadcasts. It holds the
+/// plain frame and, made on first demand, the same message deflated (RSV1
+/// set); the outbox picks the one its connection takes in one place
+/// (`Client::wire`). Clones share one compression.
+#[derive(Debug, Clone)]
+pub(crate) struct Encoded(Arc<Frames>);
+
+#[derive(Debug)]
+struct Frames {
+    /// The whole plain WebSocket frame.
+    plain: Bytes,
+    /// Its opcode (text for JSON, binary for `marketfeed.v2.bin`).
+    opcode: OpCode,
+    /// The payload's length: the last bytes of `plain`.
+    payload_len: usize,
+    deflated: OnceLock<Bytes>,
+    counters: Arc<Counters>,
 }
 
+impl PartialEq for Encoded {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.plain == other.0.plain
+    }
+}
+
+impl Eq for Encoded {}
+
 impl Encoded {
-    /// Wraps a complete frame.
-    pub(crate) fn new(frame: Bytes) -> Self {
-        Self { frame }
+    /// Wraps a complete plain frame of `opcode` whose payload is its last
+    /// `payload_len` bytes; compressions are counted in `counters`.
+    pub(crate) fn new(
+        plain: Bytes,
+        opcode: OpCode,
+        payload_len: usize,
+        counters: Arc<Counters>,
+    ) -> Self {
+        Self(Arc::new(Frames {
+            plain,
+            opcode,
+            payload_len,
+            deflated: OnceLock::new(),
+            counters,
+        }))
     }
 
-    /// The frame as written to a socket.
+    /// The plain frame as written to a socket.
+    #[cfg(test)]
     pub(crate) fn frame(&self) -> &Bytes {
-        &self.frame
+        &self.0.plain
+    }
+
+    /// The frame for a client: deflated when it negotiated
+    /// permessage-deflate (compressed now if no client asked before),
+    /// plain otherwise.
+    pub(crate) fn for_client(&self, deflate: bool) -> &Bytes {
+        if deflate {
+            self.deflated()
+        } else {
+            &self.0.plain
+        }
+    }
+
+    /// The deflated frame, compressed on the first call only; counts the
+    /// compression, its time and its sizes.
+    pub(crate) fn deflated(&self) -> &Bytes {
+        let f = &*self.0;
+        f.deflated.get_or_init(|| {
+            let started = Instant::now();
+            let payload = &f.plain[f.plain.len() - f.payload_len..];
+            let frame = frame::deflated(f.opcode, payload);
+            f.counters
+                .deflated(started.elapsed(), f.plain.len(), frame.len());
+            frame
+        })
     }
 }
 
@@ -53,18 +116,22 @@ pub(crate) fn market(
     msg: &ServerMessage,
     format: Subprotocol,
     full_universe: bool,
-    counters: &Counters,
+    counters: &Arc<Counters>,
 ) -> Encoded {
     let started = Instant::now();
-    let frame = match (format, encode_binary(msg)) {
-        (Subprotocol::V2Bin, Ok(bytes)) => frame::binary(&bytes),
-        _ => frame::text(&encode_server(msg)),
+    let (opcode, payload) = match (format, encode_binary(msg)) {
+        (Subprotocol::V2Bin, Ok(bytes)) => (OpCode::Binary, bytes),
+        _ => (OpCode::Text, encode_server(msg)),
+    };
+    let plain = match opcode {
+        OpCode::Binary => frame::binary(&payload),
+        _ => frame::text(&payload),
     };
     if full_universe && format == Subprotocol::V1Json {
         Counters::inc(&counters.serializations);
     }
     counters.encoded(started.elapsed());
-    Encoded::new(frame)
+    Encoded::new(plain, opcode, payload.len(), counters.clone())
 }
 
 /// Any other server message as a frame (always JSON text).

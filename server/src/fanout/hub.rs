@@ -22,6 +22,10 @@
 //! kept as it is, and the first client to arrive gets it encoded on
 //! demand, so an idle server performs zero encodes. The hub's counters are
 //! [`Counters`].
+//!
+//! Clients that negotiated permessage-deflate get the frame's deflated
+//! twin (an [`Encoded`] holds both), compressed at most once per frame and
+//! only when such a client is offered it; the outbox picks the variant.
 
 use std::cell::OnceCell;
 use std::collections::{BTreeSet, HashMap};
@@ -109,7 +113,7 @@ struct Inner {
     next_id: AtomicU64,
     /// `clients`, `dropped` and `bytes_sent` count only the clients gone;
     /// [`Hub::stats`] adds those of the clients still registered.
-    counters: Counters,
+    counters: Arc<Counters>,
     ping: Bytes,
 }
 
@@ -135,7 +139,7 @@ impl Hub {
                 },
                 clock: Clock::new(),
                 next_id: AtomicU64::new(1),
-                counters: Counters::default(),
+                counters: Arc::default(),
                 ping: frame::ping(b""),
             }),
         }
@@ -162,23 +166,28 @@ impl Hub {
     /// hello frame) and then the newest snapshot (a keyframe in v2) are
     /// queued before any later broadcast can reach the client, so a late
     /// joiner gets state at once and in order.
+    /// `deflate`: the client negotiated permessage-deflate.
     pub fn register(
         &self,
         peer: SocketAddr,
         stream: TcpStream,
         greeting: Bytes,
         format: Subprotocol,
+        deflate: bool,
     ) -> Arc<Client> {
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         let cfg = self.inner.config;
-        let client = Arc::new(Client::new(
-            id,
-            peer,
-            stream,
-            cfg.policy,
-            cfg.client_queue,
-            self.inner.clock,
-        ));
+        let client = Arc::new(
+            Client::new(
+                id,
+                peer,
+                stream,
+                cfg.policy,
+                cfg.client_queue,
+                self.inner.clock,
+            )
+            .with_deflate(deflate),
+        );
         client.set_format(format);
         let audience = Audience {
             format,
@@ -378,6 +387,7 @@ impl Hub {
         for (audience, members) in groups {
             if !audience.is_v2() {
                 let frame = self.encode_keyframe(&next, &audience);
+                precompress(&frame, &members);
                 for (client, generation) in &members {
                     client.offer_snapshot_for(&frame, *generation);
                 }
@@ -386,6 +396,7 @@ impl Hub {
             }
             let Some(delta) = &delta else {
                 let frame = self.encode_keyframe(&next, &audience);
+                precompress(&frame, &members);
                 for (client, generation) in &members {
                     client.offer_keyframe(&frame, next.seq, Some(*generation));
                 }
@@ -397,6 +408,7 @@ impl Hub {
                 Some(_) => delta.restricted(|s| audience.keeps(s)),
             };
             let frame = encoder::market(&ServerMessage::Delta(part), audience.format, false, c);
+            precompress(&frame, &members);
             let offer = DeltaOffer {
                 frame: &frame,
                 seq: delta.seq,
@@ -471,7 +483,17 @@ impl Hub {
             let sent = e.client.bytes_sent();
             stats.bytes_sent += sent;
             counters::add_format(&mut stats.bytes_sent_by_format, e.client.format(), sent);
+            stats.deflate_clients += usize::from(e.client.deflate());
         }
         stats
+    }
+}
+
+/// Compresses `frame` before the fan-out loop when some of `members`
+/// negotiated permessage-deflate, so no client waits for it behind the
+/// first deflate client.
+fn precompress(frame: &Encoded, members: &[(Arc<Client>, u64)]) {
+    if members.iter().any(|(c, _)| c.deflate()) {
+        frame.deflated();
     }
 }

@@ -143,6 +143,8 @@ pub struct Client {
     last_drop_log_ms: AtomicU64,
     drop_logged: AtomicBool,
     connected_at: Instant,
+    /// permessage-deflate was negotiated: snapshots go out deflated.
+    deflate: bool,
 }
 
 impl Client {
@@ -172,7 +174,20 @@ impl Client {
             last_drop_log_ms: AtomicU64::new(0),
             drop_logged: AtomicBool::new(false),
             connected_at: Instant::now(),
+            deflate: false,
         }
+    }
+
+    /// With `on`, the client negotiated permessage-deflate: it is offered
+    /// the deflated variant of each snapshot.
+    pub fn with_deflate(mut self, on: bool) -> Self {
+        self.deflate = on;
+        self
+    }
+
+    /// Whether the client negotiated permessage-deflate.
+    pub fn deflate(&self) -> bool {
+        self.deflate
     }
 
     /// Connection id.
@@ -252,7 +267,7 @@ impl Client {
     /// place a representation is chosen per client (a refcount bump, never
     /// a copy).
     fn wire(&self, encoded: &Encoded) -> Bytes {
-        encoded.frame().clone()
+        encoded.for_client(self.deflate).clone()
     }
 
     /// Starts a new subscription generation: frames offered for the
@@ -665,7 +680,12 @@ mod tests {
     }
 
     fn encoded(text: &str) -> Encoded {
-        Encoded::new(Bytes::from(text.to_owned()))
+        Encoded::new(
+            Bytes::from(text.to_owned()),
+            frame::OpCode::Text,
+            text.len(),
+            std::sync::Arc::default(),
+        )
     }
 
     fn queued(client: &Client) -> Vec<String> {

@@ -93,7 +93,7 @@ pub async fn run(
     cfg: SessionConfig,
     expires_at: Option<Instant>,
 ) -> Ended {
-    let mut reader = FrameReader::new(cfg.max_message_size);
+    let mut reader = FrameReader::new(cfg.max_message_size).inflating(client.deflate());
     // Bytes the client sent right behind its request head. The slice pins
     // hyper's whole read buffer, so copy it out and let that buffer go now
     // rather than holding it for the life of the connection.

@@ -44,6 +44,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// `Retry-After` seconds on 503/429 answers.
     pub retry_after_secs: u64,
+    /// `--compression on`: permessage-deflate offers may be accepted.
+    pub compression: bool,
 }
 
 /// Remote address of the connection a request arrived on.

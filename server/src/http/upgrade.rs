@@ -86,11 +86,18 @@ pub fn upgrade(
         Ok(permit) => permit,
         Err(e) => return answer(e.rejection()),
     };
+    // permessage-deflate, when the server compresses and the client
+    // offered terms it can honour; otherwise the upgrade goes on without.
+    let deflate = state
+        .compression
+        .then(|| handshake::negotiate_deflate(&headers))
+        .flatten();
     state.metrics.accepted();
     let span = match &claims {
         Some(c) => tracing::info_span!("conn", sub = %c.sub),
         None => tracing::Span::none(),
     };
+    let compressed = deflate.is_some();
     let tasks = state.tasks.clone();
     tasks.spawn(
         async move {
@@ -102,6 +109,7 @@ pub fn upgrade(
                             claims,
                             permit,
                             format,
+                            deflate: compressed,
                         };
                         start_session(state, conn, parts.io.into_inner(), parts.read_buf).await;
                     }
@@ -118,6 +126,10 @@ pub fn upgrade(
             header::SEC_WEBSOCKET_PROTOCOL,
             HeaderValue::from_static(chosen.name()),
         );
+    }
+    if let Some(extensions) = deflate {
+        res.headers_mut()
+            .insert(header::SEC_WEBSOCKET_EXTENSIONS, extensions);
     }
     res
 }
@@ -166,6 +178,8 @@ struct Conn {
     permit: Permit,
     /// The negotiated wire format.
     format: Subprotocol,
+    /// permessage-deflate was negotiated.
+    deflate: bool,
 }
 
 async fn start_session(state: AppState, conn: Conn, stream: TcpStream, leftover: bytes::Bytes) {
@@ -176,6 +190,7 @@ async fn start_session(state: AppState, conn: Conn, stream: TcpStream, leftover:
         stream,
         state.greeting.frame(conn.format),
         conn.format,
+        conn.deflate,
     );
     tracing::info!(client = client.id(), peer = %conn.peer, "client connected");
     let ended = session::run(client, state.hub, leftover, state.session, expires_at).await;

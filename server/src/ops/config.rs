@@ -112,6 +112,8 @@ pub mod defaults {
     pub const WORKERS: usize = 0;
     /// Log line format.
     pub const LOG_FORMAT: LogFormat = LogFormat::Text;
+    /// permessage-deflate offered to clients that ask (`--compression`).
+    pub const COMPRESSION: Compression = Compression::On;
     /// Where snapshots come from (`--feed`).
     pub const FEED: &str = "simulator";
     /// Replay speed factor (`--replay-speed`).
@@ -121,7 +123,7 @@ pub mod defaults {
     /// The simulator's trading schedule (`--sim-schedule`).
     pub const SIM_SCHEDULE: &str = "continuous";
 
-    use super::{LogFormat, SlowClientPolicy};
+    use super::{Compression, LogFormat, SlowClientPolicy};
 }
 
 /// `d` as humantime writes it (`1s`, `1h`), for clap's `default_value`:
@@ -164,6 +166,16 @@ pub enum LogFormat {
     Text,
     /// One JSON object per line, for log shippers.
     Json,
+}
+
+/// Whether permessage-deflate may be negotiated (`--compression`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Compression {
+    /// Accept a client's permessage-deflate offer (when its terms can be
+    /// honoured): snapshots are deflated once per tick for all such clients.
+    On,
+    /// Never negotiate it: every client gets plain frames.
+    Off,
 }
 
 /// The command line: serve (the default) or mint a token.
@@ -400,6 +412,10 @@ pub struct Config {
     /// Log line format.
     #[arg(long, env = "MARKETFEED_LOG_FORMAT", value_enum, default_value_t = defaults::LOG_FORMAT)]
     pub log_format: LogFormat,
+
+    /// permessage-deflate: `on` accepts a client's offer (each snapshot is compressed once per tick for every such client), `off` never negotiates it.
+    #[arg(long, env = "MARKETFEED_COMPRESSION", value_enum, default_value_t = defaults::COMPRESSION)]
+    pub compression: Compression,
 }
 
 impl Config {
@@ -528,6 +544,14 @@ mod tests {
         assert!(c.auth_secret.is_none());
         assert!(!c.limit_loopback);
         assert_eq!(c.log_format, LogFormat::Text);
+        assert_eq!(c.compression, Compression::On);
+        assert_eq!(
+            parse(&["--compression", "off"])
+                .expect("parses")
+                .compression,
+            Compression::Off
+        );
+        assert!(parse(&["--compression", "maybe"]).is_err());
         assert_eq!(c.feed, FeedSpec::Simulator);
         assert_eq!(c.replay_speed, ReplaySpeed::Times(1.0));
         assert!(!c.replay_loop);

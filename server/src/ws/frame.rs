@@ -1,8 +1,9 @@
 //! Encoding of server → client frames (RFC 6455 §5.2).
 //!
-//! Server frames are always final (FIN set), never masked and carry no
-//! extension bits, so a frame is just a 2–10 byte header followed by the
-//! payload. Every function here returns the whole frame in one contiguous
+//! Server frames are always final (FIN set) and never masked, so a frame
+//! is just a 2–10 byte header followed by the payload; the one extension
+//! bit used is RSV1, on a message compressed with permessage-deflate
+//! ([`deflated`]). Every function here returns the whole frame in one contiguous
 //! allocation of exactly the frame's size: the ticker encodes a snapshot once
 //! with [`text`] and each socket writes a refcounted clone of the same
 //! [`Bytes`] as-is.
@@ -21,6 +22,9 @@ pub const MAX_HEADER_LEN: usize = 14;
 
 /// Bit of the first header byte marking the final fragment of a message.
 pub(crate) const FIN_BIT: u8 = 0x80;
+/// Bit of the first header byte marking a compressed message (RSV1,
+/// permessage-deflate, RFC 7692 §6).
+pub(crate) const RSV1_BIT: u8 = 0x40;
 /// Bit of the second header byte marking a masked payload.
 pub(crate) const MASK_BIT: u8 = 0x80;
 /// 7-bit length value announcing a 16-bit extended length.
@@ -92,6 +96,19 @@ pub fn text(payload: &[u8]) -> Bytes {
 /// A binary frame.
 pub fn binary(payload: &[u8]) -> Bytes {
     encode(OpCode::Binary, payload)
+}
+
+/// A data frame (text or binary) whose payload is compressed with
+/// permessage-deflate ([`super::deflate::compress`]), RSV1 set. The
+/// compressed payload depends on `payload` alone (no context takeover), so
+/// the frame can be shared by every client that negotiated the extension.
+pub fn deflated(opcode: OpCode, payload: &[u8]) -> Bytes {
+    let compressed = super::deflate::compress(payload);
+    let mut frame = Vec::with_capacity(header_len(compressed.len()) + compressed.len());
+    write_header(&mut frame, opcode, compressed.len());
+    frame[0] |= RSV1_BIT;
+    frame.extend_from_slice(&compressed);
+    Bytes::from(frame)
 }
 
 /// A ping frame; the payload is truncated to [`MAX_CONTROL_PAYLOAD`] bytes.
@@ -239,6 +256,20 @@ mod tests {
         let frame = text(b"{\"type\":\"snapshot\"}");
         let clone = frame.clone();
         assert_eq!(frame.as_ptr(), clone.as_ptr());
+    }
+
+    #[test]
+    fn deflated_frames_set_rsv1_and_inflate_back() {
+        let text = "{\"type\":\"snapshot\"}".repeat(50);
+        let frame = deflated(OpCode::Text, text.as_bytes());
+        let (fin, opcode, masked, len, header) = parse(&frame);
+        assert!(fin && !masked);
+        assert_eq!(opcode, 0x1);
+        assert_eq!(frame[0] & 0x70, RSV1_BIT);
+        assert_eq!(frame.len(), header + len);
+        assert!(len < text.len() / 5, "{len}");
+        let out = crate::ws::deflate::inflate(&frame[header..], 1 << 20).unwrap();
+        assert_eq!(&out[..], text.as_bytes());
     }
 
     #[test]

@@ -2,16 +2,40 @@
 //!
 //! The HTTP layer (warp/hyper) routes the `GET` and performs the upgrade;
 //! this module only judges the request headers and computes the
-//! `Sec-WebSocket-Accept` value. No extensions and no subprotocols are
-//! negotiated, so the 101 response carries exactly `Upgrade`, `Connection`
-//! and `Sec-WebSocket-Accept` (see [`switching_protocols`]).
+//! `Sec-WebSocket-Accept` value. The 101 response carries `Upgrade`,
+//! `Connection` and `Sec-WebSocket-Accept` (see [`switching_protocols`]),
+//! plus `Sec-WebSocket-Extensions` when [`negotiate_deflate`] accepts a
+//! permessage-deflate offer.
+//!
+//! # permessage-deflate (RFC 7692)
+//!
+//! The server compresses each broadcast message once and sends the same
+//! bytes to every client, so it never keeps a compression context: it
+//! accepts an offer only on terms it can honour and always answers with
+//! `server_no_context_takeover` and `client_no_context_takeover` (the
+//! latter lets it inflate each client message on its own, with a reset
+//! inflater, keeping nothing per connection). An
+//! offer is declined (the next one is tried; with none left the
+//! connection upgrades without compression) when it
+//!
+//! - has a parameter other than the four of RFC 7692 §7.1, or one twice;
+//! - gives a value to `server_no_context_takeover` or
+//!   `client_no_context_takeover`, or an invalid one (not 8–15, RFC 7692
+//!   §7.1.2) to a window-bits parameter;
+//! - asks for `server_max_window_bits` below 15: the compressor's window
+//!   is fixed at 32 KiB, and a snapshot is long enough to reach back that
+//!   far. `server_max_window_bits=15` is accepted and echoed.
+//!
+//! `client_max_window_bits` (with or without a value, as browsers send it)
+//! is accepted and left out of the answer: the inflater's 32 KiB window
+//! reads any smaller one.
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use sha1::{Digest, Sha1};
 use warp::http::header::{
-    HeaderMap, HeaderValue, CONNECTION, HOST, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY,
-    SEC_WEBSOCKET_VERSION, UPGRADE,
+    HeaderMap, HeaderValue, CONNECTION, HOST, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_EXTENSIONS,
+    SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION, UPGRADE,
 };
 use warp::http::{Response, StatusCode};
 
@@ -20,6 +44,14 @@ pub const WEBSOCKET_GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
 /// The only protocol version this server speaks.
 pub const WEBSOCKET_VERSION: &str = "13";
+
+/// The extension token of RFC 7692.
+pub const PERMESSAGE_DEFLATE: &str = "permessage-deflate";
+
+/// The answer to an accepted permessage-deflate offer (with
+/// `; server_max_window_bits=15` added when the offer named it).
+pub const DEFLATE_RESPONSE: &str =
+    "permessage-deflate; server_no_context_takeover; client_no_context_takeover";
 
 /// Why an upgrade request was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -111,6 +143,104 @@ pub fn switching_protocols(client_key: &str) -> Response<()> {
         headers.insert(SEC_WEBSOCKET_ACCEPT, accept);
     }
     response
+}
+
+/// The `Sec-WebSocket-Extensions` value accepting the first
+/// permessage-deflate offer of the request that this server can honour
+/// (see the module docs), or `None` when there is no such offer. Offers
+/// are read from every `Sec-WebSocket-Extensions` line, in order.
+pub fn negotiate_deflate(headers: &HeaderMap) -> Option<HeaderValue> {
+    headers
+        .get_all(SEC_WEBSOCKET_EXTENSIONS)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| split_quoted(value, ','))
+        .find_map(|offer| accept_deflate_offer(offer))
+        .map(HeaderValue::from_static)
+}
+
+/// Judges one extension offer: the answer when it is a permessage-deflate
+/// offer this server can honour.
+fn accept_deflate_offer(offer: &str) -> Option<&'static str> {
+    let mut parts = split_quoted(offer, ';');
+    let name = parts.next()?.trim();
+    if !name.eq_ignore_ascii_case(PERMESSAGE_DEFLATE) {
+        return None;
+    }
+    let mut seen = [false; 4];
+    let mut server_bits = false;
+    for param in parts {
+        let (key, value) = match param.split_once('=') {
+            Some((k, v)) => (k.trim(), Some(unquote(v.trim())?)),
+            None => (param.trim(), None),
+        };
+        let index = match key.to_ascii_lowercase().as_str() {
+            "server_no_context_takeover" => 0,
+            "client_no_context_takeover" => 1,
+            "server_max_window_bits" => 2,
+            "client_max_window_bits" => 3,
+            _ => return None,
+        };
+        if std::mem::replace(&mut seen[index], true) {
+            return None;
+        }
+        match (index, value) {
+            (0 | 1, None) => {}
+            (2, Some(bits)) if window_bits(bits) == Some(15) => server_bits = true,
+            (3, None) => {}
+            (3, Some(bits)) if window_bits(bits).is_some() => {}
+            _ => return None,
+        }
+    }
+    Some(if server_bits {
+        "permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=15"
+    } else {
+        DEFLATE_RESPONSE
+    })
+}
+
+/// A window-bits value: a decimal 8–15 without a leading zero.
+fn window_bits(value: &str) -> Option<u8> {
+    if value.starts_with('0') || value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    value.parse().ok().filter(|bits| (8..=15).contains(bits))
+}
+
+/// A parameter value, token or quoted-string (RFC 7230 §3.2.6), unquoted;
+/// `None` when the quoting is malformed. The value of a quoted-string
+/// must itself be a token (RFC 7692 §7.1), which the caller checks.
+fn unquote(value: &str) -> Option<&str> {
+    match value.strip_prefix('"') {
+        None if !value.contains('"') => Some(value),
+        Some(rest) => rest
+            .strip_suffix('"')
+            .filter(|inner| !inner.contains(['"', '\\'])),
+        None => None,
+    }
+}
+
+/// Splits on `sep` outside double quotes (a backslash escapes inside them).
+fn split_quoted(s: &str, sep: char) -> impl Iterator<Item = &str> {
+    let mut rest = Some(s);
+    std::iter::from_fn(move || {
+        let current = rest?;
+        let (mut quoted, mut escaped) = (false, false);
+        for (i, c) in current.char_indices() {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' if quoted => escaped = true,
+                '"' => quoted = !quoted,
+                c if c == sep && !quoted => {
+                    rest = Some(&current[i + c.len_utf8()..]);
+                    return Some(&current[..i]);
+                }
+                _ => {}
+            }
+        }
+        rest = None;
+        Some(current)
+    })
 }
 
 /// Whether any value of header `name` is a comma-separated list containing
@@ -307,6 +437,83 @@ mod tests {
             assert!(response.headers().get(SEC_WEBSOCKET_VERSION).is_none());
             assert_eq!(response.body(), &err.to_string());
         }
+    }
+
+    fn deflate(values: &[&'static str]) -> Option<String> {
+        let mut headers = request(&valid());
+        for value in values {
+            headers.append(SEC_WEBSOCKET_EXTENSIONS, HeaderValue::from_static(value));
+        }
+        negotiate_deflate(&headers).map(|v| v.to_str().unwrap().to_owned())
+    }
+
+    #[test]
+    fn deflate_offers_browsers_send_are_accepted() {
+        let plain = Some(DEFLATE_RESPONSE.to_owned());
+        for offer in [
+            "permessage-deflate; client_max_window_bits", // Chromium, Firefox
+            "permessage-deflate",
+            "permessage-deflate; client_max_window_bits=10",
+            "permessage-deflate; client_max_window_bits=\"8\"",
+            "permessage-deflate;server_no_context_takeover;client_no_context_takeover",
+            "Permessage-Deflate; CLIENT_MAX_WINDOW_BITS",
+        ] {
+            assert_eq!(deflate(&[offer]), plain, "{offer}");
+        }
+        assert_eq!(
+            deflate(&["permessage-deflate; server_max_window_bits=15"]).as_deref(),
+            Some("permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=15")
+        );
+        assert_eq!(deflate(&[]), None);
+        assert_eq!(deflate(&["x-webkit-deflate-frame"]), None);
+    }
+
+    #[test]
+    fn deflate_offers_that_cannot_be_honoured_are_declined() {
+        for offer in [
+            "permessage-deflate; server_max_window_bits=10", // window we cannot keep
+            "permessage-deflate; server_max_window_bits",    // value required
+            "permessage-deflate; client_max_window_bits=16",
+            "permessage-deflate; client_max_window_bits=7",
+            "permessage-deflate; client_max_window_bits=010",
+            "permessage-deflate; client_max_window_bits=abc",
+            "permessage-deflate; client_max_window_bits=\"1 0\"",
+            "permessage-deflate; client_max_window_bits=\"10",
+            "permessage-deflate; server_no_context_takeover=1",
+            "permessage-deflate; client_no_context_takeover; client_no_context_takeover",
+            "permessage-deflate; client_max_window_bits; client_max_window_bits=10",
+            "permessage-deflate; mux",
+        ] {
+            assert_eq!(deflate(&[offer]), None, "{offer}");
+        }
+    }
+
+    #[test]
+    fn the_first_acceptable_of_several_offers_wins() {
+        let plain = Some(DEFLATE_RESPONSE.to_owned());
+        // In one header, the first declined, the fallback accepted.
+        assert_eq!(
+            deflate(&["permessage-deflate; server_max_window_bits=9, permessage-deflate"]),
+            plain
+        );
+        // Across header lines, after an unknown extension.
+        assert_eq!(
+            deflate(&[
+                "x-foo; bar=\"a,b\"",
+                "permessage-deflate; client_max_window_bits"
+            ]),
+            plain
+        );
+        assert!(deflate(&[
+            "permessage-deflate; server_max_window_bits=15",
+            "permessage-deflate"
+        ])
+        .unwrap()
+        .ends_with("server_max_window_bits=15"));
+        assert_eq!(
+            deflate(&["permessage-deflate; a, permessage-deflate; b"]),
+            None
+        );
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! The server's own WebSocket frame layer (RFC 6455, server side, no
-//! extensions, no subprotocols).
+//! The server's own WebSocket frame layer (RFC 6455, server side), with
+//! one extension: permessage-deflate without context takeover (RFC 7692).
 //!
 //! This is the one module of the crate exported whole: fuzzers and interop
 //! tests drive [`FrameReader`] and [`check_request`] directly. Close codes
@@ -18,12 +18,16 @@
 //! - [`handshake`]: validates upgrade request headers, computes
 //!   `Sec-WebSocket-Accept`.
 //! - [`frame`]: encodes server → client frames (final, unmasked).
-//! - [`reader`]: incremental, strict parser of client → server frames.
+//! - [`reader`]: incremental, strict parser of client → server frames
+//!   (inflating compressed messages when the extension was negotiated).
+//! - [`deflate`]: the permessage-deflate codec: compress once, inflate
+//!   with a cap.
 //!
 //! A [`ReadError`] knows its code and a short reason:
 //! [`ReadError::close_frame`] builds the Close frame to send before dropping
 //! the connection.
 
+pub mod deflate;
 pub mod frame;
 pub mod handshake;
 pub mod reader;

@@ -10,6 +10,19 @@
 //! bytes actually received and are released once they are drained, so ten
 //! thousand idle clients cost nothing here.
 //!
+//! permessage-deflate ([`FrameReader::inflating`]): on a connection that
+//! negotiated it, a data message whose first frame has RSV1 set is
+//! compressed. Its fragments are joined as they arrive, as for any
+//! message, bounded on the wire by the limit plus deflate's worst-case
+//! overhead ([`compressed_limit`]); the final fragment inflates the whole
+//! ([`super::deflate::inflate`]) with the message limit applied to the
+//! *inflated* size while inflating: the first byte past it fails the
+//! message (1009), so a decompression bomb costs at most the limit in
+//! output, and a half-received compressed message holds no inflate state.
+//! (Its UTF-8 is checked once inflated, not fragment by fragment.) Without the extension RSV1 stays a
+//! protocol error (1002), as do RSV1 on a control or continuation frame
+//! and RSV2/RSV3 always.
+//!
 //! After an error, or once the server has sent its own Close
 //! ([`FrameReader::start_closing`]), the reader only drains: it follows
 //! frame boundaries by their announced lengths, skips every payload
@@ -22,11 +35,19 @@
 use bytes::{Buf, Bytes, BytesMut};
 use marketfeed_protocol::CloseCode;
 
-use super::frame::{OpCode, FIN_BIT, LEN_16, LEN_64, MASK_BIT, MAX_CONTROL_PAYLOAD};
+use super::deflate::{self, InflateError};
+use super::frame::{OpCode, FIN_BIT, LEN_16, LEN_64, MASK_BIT, MAX_CONTROL_PAYLOAD, RSV1_BIT};
 
-/// Bits RSV1–3 of the first header byte; no extension is negotiated, so they
-/// must be clear.
+/// Bits RSV1–3 of the first header byte; only RSV1 has a meaning, and only
+/// with permessage-deflate.
 const RSV_BITS: u8 = 0x70;
+
+/// Largest compressed size, on the wire, of a message whose inflated size
+/// may be `max`: DEFLATE's stored blocks add 5 bytes per 65,535, the sync
+/// flush a few more; 1/64 plus 64 bytes covers both with room to spare.
+pub fn compressed_limit(max: usize) -> usize {
+    max.saturating_add(max / 64).saturating_add(64)
+}
 
 /// Above this capacity a partly drained buffer is compacted to its content.
 const SHRINK_THRESHOLD: usize = 4 * 1024;
@@ -98,14 +119,34 @@ pub enum ReadError {
     /// A close reason that is not valid UTF-8.
     #[error("close reason is not valid UTF-8")]
     InvalidCloseReason,
+    /// A compressed message that inflates past the configured limit.
+    #[error("compressed message inflates past the {max} byte limit")]
+    InflatedTooBig {
+        /// The configured limit.
+        max: usize,
+    },
+    /// A compressed message that is not valid DEFLATE data.
+    #[error("compressed message is not valid DEFLATE data")]
+    InvalidCompressed,
+}
+
+impl From<InflateError> for ReadError {
+    fn from(e: InflateError) -> Self {
+        match e {
+            InflateError::TooBig { max } => Self::InflatedTooBig { max },
+            InflateError::Corrupt => Self::InvalidCompressed,
+        }
+    }
 }
 
 impl ReadError {
     /// The close code to send back for this violation.
     pub fn close_code(&self) -> u16 {
         match self {
-            Self::MessageTooBig { .. } => CloseCode::MESSAGE_TOO_BIG.0,
-            Self::InvalidUtf8 => CloseCode::INVALID_PAYLOAD.0,
+            Self::MessageTooBig { .. } | Self::InflatedTooBig { .. } => {
+                CloseCode::MESSAGE_TOO_BIG.0
+            }
+            Self::InvalidUtf8 | Self::InvalidCompressed => CloseCode::INVALID_PAYLOAD.0,
             _ => CloseCode::PROTOCOL_ERROR.0,
         }
     }
@@ -128,6 +169,8 @@ impl ReadError {
             Self::InvalidClosePayload => "invalid close payload",
             Self::InvalidCloseCode(_) => "invalid close code",
             Self::InvalidCloseReason => "invalid close reason",
+            Self::InflatedTooBig { .. } => "inflated message too big",
+            Self::InvalidCompressed => "invalid compressed data",
         }
     }
 
@@ -152,6 +195,9 @@ struct Partial {
     /// Prefix of a text payload already known to be valid UTF-8; it always
     /// ends on a character boundary.
     utf8_checked: usize,
+    /// RSV1 was set on the first frame: `payload` holds compressed
+    /// bytes, inflated when the final fragment arrives.
+    compressed: bool,
 }
 
 /// A validated frame header.
@@ -159,6 +205,8 @@ struct Partial {
 struct Header {
     fin: bool,
     opcode: OpCode,
+    /// RSV1 on the first frame of a message: its payload is compressed.
+    compressed: bool,
     mask: [u8; 4],
     payload_len: usize,
     header_len: usize,
@@ -182,6 +230,8 @@ pub struct FrameReader {
     held_close: Option<Incoming>,
     /// Complete non-final fragments since [`FrameReader::take_fragments`].
     fragments: u32,
+    /// permessage-deflate was negotiated: RSV1 marks a compressed message.
+    inflate: bool,
 }
 
 /// The parsing mode of a [`FrameReader`].
@@ -209,7 +259,17 @@ impl FrameReader {
             state: State::Open,
             held_close: None,
             fragments: 0,
+            inflate: false,
         }
+    }
+
+    /// With `on`, the reader accepts compressed messages (RSV1 on their
+    /// first frame) and inflates them, as a connection that negotiated
+    /// permessage-deflate must; the message limit then bounds the
+    /// inflated size. Without, RSV1 is a protocol error.
+    pub fn inflating(mut self, on: bool) -> Self {
+        self.inflate = on;
+        self
     }
 
     /// Appends bytes read from the socket. Call [`Self::next_event`] until it
@@ -407,7 +467,7 @@ impl FrameReader {
         let (Some(&b0), Some(&b1)) = (buf.first(), buf.get(1)) else {
             return Ok(None);
         };
-        let (fin, opcode) = check_first_byte(b0)?;
+        let (fin, opcode, compressed) = check_first_byte(b0, self.inflate)?;
         if b1 & MASK_BIT == 0 {
             return Err(ReadError::Unmasked);
         }
@@ -419,7 +479,7 @@ impl FrameReader {
         let Some((payload_len, len_bytes)) = decode_length(len7, &buf[2..])? else {
             return Ok(None);
         };
-        let payload_len = self.check_size(opcode, payload_len)?;
+        let payload_len = self.check_size(opcode, compressed, payload_len)?;
         let header_len = 2 + len_bytes + 4;
         let Some(mask) = buf.get(header_len - 4..header_len) else {
             return Ok(None);
@@ -427,6 +487,7 @@ impl FrameReader {
         Ok(Some(Header {
             fin,
             opcode,
+            compressed,
             mask: [mask[0], mask[1], mask[2], mask[3]],
             payload_len,
             header_len,
@@ -443,20 +504,32 @@ impl FrameReader {
     }
 
     /// Checks the announced length against the message limit, counting the
-    /// fragments already received.
-    fn check_size(&self, opcode: OpCode, payload_len: u64) -> Result<usize, ReadError> {
+    /// fragments already received: the limit itself for a plain message,
+    /// [`compressed_limit`] of it for a compressed one (whose inflated
+    /// size is checked while inflating).
+    fn check_size(
+        &self,
+        opcode: OpCode,
+        compressed: bool,
+        payload_len: u64,
+    ) -> Result<usize, ReadError> {
         if opcode.is_control() {
             // Already bounded to 125 by the 7-bit length check.
             return Ok(payload_len as usize);
         }
-        let so_far = self.partial.as_ref().map_or(0, |p| p.payload.len()) as u64;
+        let (so_far, compressed) = match &self.partial {
+            Some(p) => (p.payload.len() as u64, p.compressed),
+            None => (0, compressed),
+        };
+        let limit = if compressed {
+            compressed_limit(self.max_message_size)
+        } else {
+            self.max_message_size
+        };
         let size = so_far.saturating_add(payload_len);
         match usize::try_from(size) {
-            Ok(total) if total <= self.max_message_size => Ok(payload_len as usize),
-            _ => Err(ReadError::MessageTooBig {
-                size,
-                max: self.max_message_size,
-            }),
+            Ok(total) if total <= limit => Ok(payload_len as usize),
+            _ => Err(ReadError::MessageTooBig { size, max: limit }),
         }
     }
 
@@ -471,8 +544,8 @@ impl FrameReader {
             OpCode::Ping => Ok(Some(Incoming::Ping(payload.freeze()))),
             OpCode::Pong => Ok(Some(Incoming::Pong(payload.freeze()))),
             OpCode::Close => parse_close(&payload).map(|close| Some(Incoming::Close(close))),
-            OpCode::Text => self.start_message(DataKind::Text, header.fin, payload),
-            OpCode::Binary => self.start_message(DataKind::Binary, header.fin, payload),
+            OpCode::Text => self.start_message(DataKind::Text, header, payload),
+            OpCode::Binary => self.start_message(DataKind::Binary, header, payload),
             OpCode::Continuation => self.continue_message(header.fin, &payload),
         }
     }
@@ -481,16 +554,22 @@ impl FrameReader {
     fn start_message(
         &mut self,
         kind: DataKind,
-        fin: bool,
+        header: Header,
         payload: BytesMut,
     ) -> Result<Option<Incoming>, ReadError> {
-        if fin {
+        if header.fin {
+            let payload = if header.compressed {
+                deflate::inflate(&payload, self.max_message_size)?
+            } else {
+                payload
+            };
             return complete_message(kind, payload.freeze()).map(Some);
         }
         let mut partial = Partial {
             kind,
             payload: BytesMut::new(),
             utf8_checked: 0,
+            compressed: header.compressed,
         };
         partial.push(&payload)?;
         self.partial = Some(partial);
@@ -515,7 +594,12 @@ impl FrameReader {
         let Some(partial) = self.partial.take() else {
             return Err(ReadError::UnexpectedContinuation);
         };
-        complete_message(partial.kind, partial.payload.freeze()).map(Some)
+        let payload = if partial.compressed {
+            deflate::inflate(&partial.payload, self.max_message_size)?
+        } else {
+            partial.payload
+        };
+        complete_message(partial.kind, payload.freeze()).map(Some)
     }
 
     /// Gives back memory that is no longer needed: an empty buffer is
@@ -541,11 +625,12 @@ impl FrameReader {
 }
 
 impl Partial {
-    /// Appends an unmasked fragment, checking text incrementally so invalid
-    /// UTF-8 fails at the fragment that carries it.
+    /// Appends an unmasked fragment, checking plain text incrementally so
+    /// invalid UTF-8 fails at the fragment that carries it (compressed
+    /// text is checked once inflated).
     fn push(&mut self, fragment: &[u8]) -> Result<(), ReadError> {
         self.payload.extend_from_slice(fragment);
-        if self.kind == DataKind::Text {
+        if self.kind == DataKind::Text && !self.compressed {
             self.check_utf8()?;
         }
         Ok(())
@@ -563,17 +648,23 @@ impl Partial {
     }
 }
 
-/// Checks FIN / RSV / opcode of the first header byte.
-fn check_first_byte(b0: u8) -> Result<(bool, OpCode), ReadError> {
-    if b0 & RSV_BITS != 0 {
+/// Checks FIN / RSV / opcode of the first header byte: `(fin, opcode,
+/// compressed)`. RSV1 is allowed only with `inflate`, and only on the
+/// first frame of a data message (RFC 7692 §6.1).
+fn check_first_byte(b0: u8, inflate: bool) -> Result<(bool, OpCode, bool), ReadError> {
+    let rsv1 = b0 & RSV1_BIT != 0;
+    if b0 & RSV_BITS & !RSV1_BIT != 0 || (rsv1 && !inflate) {
         return Err(ReadError::ReservedBits);
     }
     let opcode = OpCode::from_u8(b0 & 0x0F).ok_or(ReadError::UnknownOpcode(b0 & 0x0F))?;
+    if rsv1 && !matches!(opcode, OpCode::Text | OpCode::Binary) {
+        return Err(ReadError::ReservedBits);
+    }
     let fin = b0 & FIN_BIT != 0;
     if opcode.is_control() && !fin {
         return Err(ReadError::FragmentedControl);
     }
-    Ok((fin, opcode))
+    Ok((fin, opcode, rsv1))
 }
 
 /// Decodes the payload length from the 7-bit field and the extended length
@@ -1159,6 +1250,8 @@ mod tests {
             ReadError::InvalidClosePayload,
             ReadError::InvalidCloseCode(5),
             ReadError::InvalidCloseReason,
+            ReadError::InflatedTooBig { max: 1 },
+            ReadError::InvalidCompressed,
         ];
         for err in errors {
             assert!(err.reason().len() <= crate::ws::frame::MAX_CLOSE_REASON);
@@ -1167,6 +1260,146 @@ mod tests {
             assert_eq!(u16::from_be_bytes([frame[2], frame[3]]), err.close_code());
             assert_eq!(&frame[4..], err.reason().as_bytes());
         }
+    }
+
+    fn deflating(max: usize) -> FrameReader {
+        FrameReader::new(max).inflating(true)
+    }
+
+    #[test]
+    fn compressed_messages_are_inflated_when_negotiated() {
+        let text = "{\"type\":\"ping\",\"id\":7}";
+        let packed = crate::ws::deflate::compress(text.as_bytes());
+        let wire = raw_frame(FIN_BIT | RSV1_BIT | 0x1, &packed, Some(MASK));
+        assert_eq!(
+            events(&mut deflating(MAX), &wire).unwrap(),
+            vec![Incoming::Text(Bytes::from(text))]
+        );
+        // Not negotiated: RSV1 stays a protocol error.
+        assert_eq!(
+            events(&mut FrameReader::new(MAX), &wire),
+            Err(ReadError::ReservedBits)
+        );
+        // Uncompressed messages still pass on a deflate connection.
+        assert_eq!(
+            one_event_with(deflating(MAX), &masked(OpCode::Text, b"plain")),
+            Ok(Incoming::Text(Bytes::from("plain")))
+        );
+        // Binary too.
+        let wire = raw_frame(FIN_BIT | RSV1_BIT | 0x2, &packed, Some(MASK));
+        assert_eq!(
+            one_event_with(deflating(MAX), &wire),
+            Ok(Incoming::Binary(Bytes::from(text)))
+        );
+    }
+
+    fn one_event_with(mut reader: FrameReader, bytes: &[u8]) -> Result<Incoming, ReadError> {
+        let mut got = events(&mut reader, bytes)?;
+        assert_eq!(got.len(), 1);
+        Ok(got.remove(0))
+    }
+
+    #[test]
+    fn compressed_fragments_with_a_ping_between() {
+        let text = "giá € ".repeat(300);
+        let packed = crate::ws::deflate::compress(text.as_bytes());
+        let (a, rest) = packed.split_at(packed.len() / 3);
+        let (b, c) = rest.split_at(rest.len() / 2);
+        let mut wire = raw_frame(RSV1_BIT | 0x1, a, Some(MASK));
+        wire.extend(masked(OpCode::Ping, b"mid"));
+        wire.extend(client_frame(false, OpCode::Continuation, b));
+        wire.extend(client_frame(true, OpCode::Continuation, c));
+        let mut reader = deflating(MAX);
+        let mut got = Vec::new();
+        for chunk in wire.chunks(7) {
+            got.extend(events(&mut reader, chunk).unwrap());
+        }
+        assert_eq!(
+            got,
+            vec![
+                Incoming::Ping(Bytes::from_static(b"mid")),
+                Incoming::Text(Bytes::from(text))
+            ]
+        );
+        assert_eq!(reader.capacity(), 0, "nothing kept after the message");
+    }
+
+    #[test]
+    fn rsv1_misuse_is_1002_even_when_negotiated() {
+        // On a control frame.
+        let ping = raw_frame(FIN_BIT | RSV1_BIT | 0x9, b"", Some(MASK));
+        assert_eq!(
+            events(&mut deflating(MAX), &ping),
+            Err(ReadError::ReservedBits)
+        );
+        // On a continuation frame.
+        let mut wire = client_frame(false, OpCode::Text, b"a");
+        wire.extend(raw_frame(FIN_BIT | RSV1_BIT, b"b", Some(MASK)));
+        assert_eq!(
+            events(&mut deflating(MAX), &wire),
+            Err(ReadError::ReservedBits)
+        );
+        // RSV2 and RSV3.
+        for rsv in [0x20, 0x10] {
+            let wire = raw_frame(FIN_BIT | RSV1_BIT | rsv | 0x1, b"", Some(MASK));
+            assert_eq!(
+                events(&mut deflating(MAX), &wire),
+                Err(ReadError::ReservedBits)
+            );
+        }
+    }
+
+    #[test]
+    fn limit_applies_to_the_inflated_size() {
+        let at_limit = crate::ws::deflate::compress(&[b'a'; 100]);
+        let wire = raw_frame(FIN_BIT | RSV1_BIT | 0x1, &at_limit, Some(MASK));
+        assert!(events(&mut deflating(100), &wire).is_ok());
+        let over = crate::ws::deflate::compress(&[b'a'; 101]);
+        let wire = raw_frame(FIN_BIT | RSV1_BIT | 0x1, &over, Some(MASK));
+        let err = events(&mut deflating(100), &wire).unwrap_err();
+        assert_eq!(err, ReadError::InflatedTooBig { max: 100 });
+        assert_eq!(err.close_code(), 1009);
+    }
+
+    #[test]
+    fn a_decompression_bomb_is_1009_at_small_cost() {
+        // 4 MiB of spaces in about 4 KiB, in two fragments: held
+        // compressed, inflated at the end, stopped at the first byte past
+        // the limit.
+        let bomb = crate::ws::deflate::compress(&vec![b' '; 4 << 20]);
+        let (a, b) = bomb.split_at(100);
+        let mut reader = deflating(4096);
+        let first = raw_frame(RSV1_BIT | 0x1, a, Some(MASK));
+        assert_eq!(events(&mut reader, &first), Ok(vec![]));
+        assert!(reader.capacity() < 1024, "only compressed bytes are held");
+        let last = raw_frame(FIN_BIT, b, Some(MASK));
+        let err = events(&mut reader, &last).unwrap_err();
+        assert_eq!(err, ReadError::InflatedTooBig { max: 4096 });
+        assert_eq!(reader.capacity(), 0);
+        // The compressed size is bounded as well: 16 MiB of zeros takes
+        // ~16 KiB, refused from its header.
+        let bomb = crate::ws::deflate::compress(&vec![0u8; 16 << 20]);
+        let wire = raw_frame(FIN_BIT | RSV1_BIT | 0x1, &bomb, Some(MASK));
+        let mut reader = deflating(4096);
+        reader.extend(&wire[..14]);
+        assert!(matches!(
+            reader.next_event(),
+            Err(ReadError::MessageTooBig { .. })
+        ));
+    }
+
+    #[test]
+    fn corrupt_compressed_data_is_1007_and_invalid_utf8_too() {
+        let wire = raw_frame(FIN_BIT | RSV1_BIT | 0x1, &[0xff, 0xff, 0xff], Some(MASK));
+        let err = events(&mut deflating(MAX), &wire).unwrap_err();
+        assert_eq!(err, ReadError::InvalidCompressed);
+        assert_eq!(err.close_code(), 1007);
+        let packed = crate::ws::deflate::compress(&[b'a', 0xff]);
+        let wire = raw_frame(FIN_BIT | RSV1_BIT | 0x1, &packed, Some(MASK));
+        assert_eq!(
+            events(&mut deflating(MAX), &wire),
+            Err(ReadError::InvalidUtf8)
+        );
     }
 
     #[test]

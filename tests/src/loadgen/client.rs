@@ -16,6 +16,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpSocket, TcpStream};
 
 use super::conn::{Conn, RxTime};
+use super::deflate;
 use super::handshake;
 use super::recv;
 use super::stats::Stats;
@@ -51,6 +52,8 @@ pub struct Plan {
     pub max_payload: usize,
     /// The `Sec-WebSocket-Protocol` to offer.
     pub subprotocol: Option<Rc<str>>,
+    /// Offer permessage-deflate and require it.
+    pub deflate: bool,
 }
 
 async fn connect(plan: &Plan) -> io::Result<TcpStream> {
@@ -71,15 +74,20 @@ async fn open(plan: &Plan) -> Result<(TcpStream, Vec<u8>), String> {
     key[8..].copy_from_slice(&recv::now_ns().to_be_bytes());
     let attempt = async {
         let mut stream = connect(plan).await.map_err(|e| format!("connect: {e}"))?;
-        let rest = handshake::upgrade_offering(
+        let extra = if plan.deflate { deflate::OFFER } else { "" };
+        let (rest, head) = handshake::upgrade_with(
             &mut stream,
             &plan.host,
             &plan.path,
             key,
             plan.subprotocol.as_deref(),
+            extra,
         )
         .await
         .map_err(|e| e.to_string())?;
+        if plan.deflate && !deflate::accepted(&head) {
+            return Err("permessage-deflate offer declined".to_owned());
+        }
         Ok((stream, rest))
     };
     tokio::time::timeout(plan.connect_timeout, attempt)
@@ -106,7 +114,7 @@ pub async fn run(plan: Plan, stats: Rc<RefCell<Stats>>) {
         return;
     }
     stats.borrow_mut().connected += 1;
-    let mut conn = Conn::new(plan.index, plan.max_payload);
+    let mut conn = Conn::new(plan.index, plan.max_payload).with_deflate(plan.deflate);
     let at = RxTime {
         kernel_ns: None,
         user_ns: recv::now_ns(),

@@ -49,6 +49,11 @@ pub struct Config {
     /// server must choose it, or the client counts as a connect failure.
     #[arg(long)]
     pub subprotocol: Option<String>,
+    /// Offer permessage-deflate (as browsers do) and inflate compressed
+    /// snapshots before parsing them; the report's `mean_wire_bytes` is
+    /// then the compressed size. A client whose offer is declined fails.
+    #[arg(long)]
+    pub deflate: bool,
     /// Free-form label copied into the JSON line.
     #[arg(long, default_value = "")]
     pub label: String,

@@ -25,6 +25,9 @@ pub enum ConnError {
     /// An opcode RFC 6455 does not define, or a continuation out of place.
     #[error("unexpected opcode {0:#x}")]
     Opcode(u8),
+    /// A compressed message that does not inflate.
+    #[error("permessage-deflate: {0}")]
+    Inflate(#[from] super::deflate::InflateError),
 }
 
 /// State of one client connection.
@@ -37,6 +40,12 @@ pub struct Conn {
     fragments: Option<Vec<u8>>,
     /// Whether the message being joined is binary.
     binary: bool,
+    /// permessage-deflate was negotiated: RSV1 marks a compressed message.
+    deflate: bool,
+    /// The message being joined is compressed.
+    compressed: bool,
+    /// Wire bytes of the message being joined, headers included.
+    wire: usize,
     /// Last snapshot `seq` seen.
     last_seq: Option<u64>,
     had_gap: bool,
@@ -55,6 +64,9 @@ impl Conn {
             pending: Vec::new(),
             fragments: None,
             binary: false,
+            deflate: false,
+            compressed: false,
+            wire: 0,
             last_seq: None,
             had_gap: false,
             masks: MaskSource::new(mask_seed),
@@ -62,6 +74,13 @@ impl Conn {
             outgoing: Vec::new(),
             closed: false,
         }
+    }
+
+    /// With `on`, permessage-deflate was negotiated: compressed messages
+    /// (RSV1) are inflated before they are parsed.
+    pub fn with_deflate(mut self, on: bool) -> Self {
+        self.deflate = on;
+        self
     }
 
     /// Consumes bytes read from the socket at `at`.
@@ -85,8 +104,20 @@ impl Conn {
 
     fn consume(&mut self, buf: &[u8], at: RxTime, stats: &mut Stats) -> Result<usize, ConnError> {
         let mut off = 0;
-        while let Some((f, used)) = frame::parse(&buf[off..], self.max_payload)? {
+        while let Some((f, used, rsv1)) =
+            frame::parse_ext(&buf[off..], self.max_payload, self.deflate)?
+        {
             off += used;
+            if matches!(f.opcode, frame::OP_TEXT | frame::OP_BINARY) {
+                self.compressed = rsv1;
+                self.wire = 0;
+            } else if rsv1 {
+                // RSV1 belongs on the first frame of a data message only.
+                return Err(FrameError::Reserved.into());
+            }
+            if !frame::is_control(f.opcode) {
+                self.wire += used;
+            }
             self.on_frame(f, at, stats)?;
             if self.closed {
                 break;
@@ -99,7 +130,7 @@ impl Conn {
         match f.opcode {
             frame::OP_TEXT | frame::OP_BINARY if self.fragments.is_none() => {
                 if f.fin {
-                    self.on_message(f.payload, f.opcode == frame::OP_BINARY, at, stats);
+                    self.on_message(f.payload, f.opcode == frame::OP_BINARY, at, stats)?;
                 } else {
                     self.binary = f.opcode == frame::OP_BINARY;
                     self.fragments = Some(f.payload.to_vec());
@@ -109,7 +140,7 @@ impl Conn {
                 let mut joined = self.fragments.take().ok_or(ConnError::Opcode(f.opcode))?;
                 joined.extend_from_slice(f.payload);
                 if f.fin {
-                    self.on_message(&joined, self.binary, at, stats);
+                    self.on_message(&joined, self.binary, at, stats)?;
                 } else {
                     self.fragments = Some(joined);
                 }
@@ -133,7 +164,27 @@ impl Conn {
         Ok(())
     }
 
-    fn on_message(&mut self, msg: &[u8], binary: bool, at: RxTime, stats: &mut Stats) {
+    fn on_message(
+        &mut self,
+        msg: &[u8],
+        binary: bool,
+        at: RxTime,
+        stats: &mut Stats,
+    ) -> Result<(), ConnError> {
+        let wire = std::mem::take(&mut self.wire);
+        if std::mem::take(&mut self.compressed) {
+            stats.compressed_msgs += 1;
+            let max = self.max_payload;
+            super::deflate::with_inflated(msg, max, |plain| {
+                self.on_plain(plain, binary, wire, at, stats)
+            })?;
+        } else {
+            self.on_plain(msg, binary, wire, at, stats);
+        }
+        Ok(())
+    }
+
+    fn on_plain(&mut self, msg: &[u8], binary: bool, wire: usize, at: RxTime, stats: &mut Stats) {
         let scanned = if binary { scan_binary(msg) } else { scan(msg) };
         match scanned {
             Scanned::Snapshot { seq, ts } => {
@@ -151,6 +202,7 @@ impl Conn {
                 }
                 self.last_seq = Some(self.last_seq.map_or(seq, |l| l.max(seq)));
                 stats.record_snapshot(msg.len(), ts, seq, at.kernel_ns, at.user_ns, catch_up);
+                stats.record_wire(wire, catch_up);
             }
             Scanned::Hello => {
                 stats.hellos += 1;

@@ -51,12 +51,24 @@ pub struct Frame<'a> {
 /// Returns `Ok(None)` when `buf` holds only part of a frame, otherwise the
 /// frame and the number of bytes it occupies.
 pub fn parse(buf: &[u8], max_payload: usize) -> Result<Option<(Frame<'_>, usize)>, FrameError> {
+    Ok(parse_ext(buf, max_payload, false)?.map(|(f, used, _)| (f, used)))
+}
+
+/// [`parse`] that, with `allow_rsv1` (permessage-deflate negotiated),
+/// accepts RSV1 and reports it: `(frame, bytes used, rsv1)`.
+pub fn parse_ext(
+    buf: &[u8],
+    max_payload: usize,
+    allow_rsv1: bool,
+) -> Result<Option<(Frame<'_>, usize, bool)>, FrameError> {
     let [b0, b1, rest @ ..] = buf else {
         return Ok(None);
     };
-    if b0 & 0x70 != 0 {
+    let reserved = if allow_rsv1 { 0x30 } else { 0x70 };
+    if b0 & reserved != 0 {
         return Err(FrameError::Reserved);
     }
+    let rsv1 = b0 & 0x40 != 0;
     if b1 & 0x80 != 0 {
         return Err(FrameError::Masked);
     }
@@ -91,9 +103,15 @@ pub fn parse(buf: &[u8], max_payload: usize) -> Result<Option<(Frame<'_>, usize)
                 payload,
             },
             end,
+            rsv1,
         ))),
         None => Ok(None),
     }
+}
+
+/// Whether `opcode` is a control opcode (close, ping, pong).
+pub fn is_control(opcode: u8) -> bool {
+    opcode & 0x08 != 0
 }
 
 /// Builds a masked client → server frame (FIN set) with a control-sized or

@@ -46,7 +46,7 @@ fn base64(bytes: &[u8]) -> String {
 /// The upgrade request for `host` (authority) and `path`, with `key_bytes`
 /// as the 16-byte nonce.
 pub fn request(host: &str, path: &str, key_bytes: [u8; 16]) -> String {
-    request_offering(host, path, key_bytes, None)
+    request_with(host, path, key_bytes, "")
 }
 
 /// [`request`] offering `subprotocol` in `Sec-WebSocket-Protocol`.
@@ -59,6 +59,17 @@ pub fn request_offering(
     let offer = subprotocol
         .map(|p| format!("Sec-WebSocket-Protocol: {p}\r\n"))
         .unwrap_or_default();
+    request_with(host, path, key_bytes, &offer)
+}
+
+/// [`request`] with `extra` header lines (each ending in CRLF, or one
+/// line without it; empty for none).
+pub fn request_with(host: &str, path: &str, key_bytes: [u8; 16], extra: &str) -> String {
+    let extra = match extra {
+        "" => String::new(),
+        e if e.ends_with("\r\n") => e.to_owned(),
+        e => format!("{e}\r\n"),
+    };
     format!(
         "GET {path} HTTP/1.1\r\n\
          Host: {host}\r\n\
@@ -66,7 +77,7 @@ pub fn request_offering(
          Connection: Upgrade\r\n\
          Sec-WebSocket-Key: {}\r\n\
          Sec-WebSocket-Version: 13\r\n\
-         {offer}\
+         {extra}\
          \r\n",
         base64(&key_bytes)
     )
@@ -82,20 +93,33 @@ pub async fn upgrade(
     path: &str,
     key_bytes: [u8; 16],
 ) -> Result<Vec<u8>, HandshakeError> {
-    upgrade_offering(stream, host, path, key_bytes, None).await
+    upgrade_with(stream, host, path, key_bytes, None, "")
+        .await
+        .map(|(rest, _)| rest)
 }
 
-/// [`upgrade`] offering `subprotocol`: the server must choose it (echo it
-/// in `Sec-WebSocket-Protocol`), or the upgrade counts as refused.
-pub async fn upgrade_offering(
+/// [`upgrade`] offering `subprotocol` (the server must choose it: echo it
+/// in `Sec-WebSocket-Protocol`, or the upgrade counts as refused) and with
+/// `extra` request header lines (see [`request_with`]); also returns the
+/// response head, for the headers the server answered.
+pub async fn upgrade_with(
     stream: &mut TcpStream,
     host: &str,
     path: &str,
     key_bytes: [u8; 16],
     subprotocol: Option<&str>,
-) -> Result<Vec<u8>, HandshakeError> {
+    extra: &str,
+) -> Result<(Vec<u8>, String), HandshakeError> {
+    let offer = subprotocol
+        .map(|p| format!("Sec-WebSocket-Protocol: {p}\r\n"))
+        .unwrap_or_default();
+    let extra = match extra {
+        "" => String::new(),
+        e if e.ends_with("\r\n") => e.to_owned(),
+        e => format!("{e}\r\n"),
+    };
     stream
-        .write_all(request_offering(host, path, key_bytes, subprotocol).as_bytes())
+        .write_all(request_with(host, path, key_bytes, &format!("{offer}{extra}")).as_bytes())
         .await?;
     let mut head = Vec::with_capacity(512);
     let mut chunk = [0u8; 1024];
@@ -108,7 +132,7 @@ pub async fn upgrade_offering(
         if let Some(end) = head.windows(4).position(|w| w == b"\r\n\r\n") {
             let rest = head.split_off(end + 4);
             check_response(&head, subprotocol)?;
-            return Ok(rest);
+            return Ok((rest, String::from_utf8_lossy(&head).into_owned()));
         }
         if head.len() > MAX_HEAD {
             return Err(HandshakeError::TooLong);

@@ -17,12 +17,14 @@
 //!
 //! Modules: [`config`] (CLI), [`target`] (URL), [`handshake`], [`frame`],
 //! [`scan`] (`seq`/`ts` extraction), [`conn`] (per-connection state),
+//! [`deflate`] (`--deflate`: the offer and inflating compressed messages),
 //! [`recv`] (timestamped reads), [`client`] (the task), [`stats`],
 //! [`procfs`], [`limits`], [`report`].
 
 pub mod client;
 pub mod config;
 pub mod conn;
+pub mod deflate;
 pub mod frame;
 pub mod handshake;
 pub mod limits;
@@ -99,6 +101,7 @@ async fn drive(config: &Config, target: target::Target) -> Result<Report, Loadge
             connect_timeout: config.connect_timeout,
             max_payload: config.max_frame,
             subprotocol: subprotocol.clone(),
+            deflate: config.deflate,
         };
         tokio::task::spawn_local(client::run(plan, stats.clone()));
     }
@@ -152,6 +155,12 @@ async fn drive(config: &Config, target: target::Target) -> Result<Report, Loadge
             s.connected.saturating_sub(s.disconnects),
             duration_s,
         ),
+        deflate: config.deflate,
+        mean_wire_bytes: s
+            .window_snapshot_wire_bytes
+            .checked_div(s.window_msgs)
+            .unwrap_or(0),
+        compressed_msgs: s.compressed_msgs,
         msgs_per_s: (s.window_msgs as f64 / duration_s).round(),
         latency_kernel_us: Latency::of(&s.kernel),
         latency_user_us: Latency::of(&s.user),

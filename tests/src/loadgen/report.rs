@@ -85,7 +85,7 @@ pub struct Report {
     /// Snapshots received over the whole run.
     pub messages_total: u64,
     /// Mean market message (snapshot or delta) payload size in the
-    /// window, bytes.
+    /// window, bytes (inflated, when compressed).
     pub mean_msg_bytes: u64,
     /// The subprotocol offered (and chosen), if any.
     pub subprotocol: Option<String>,
@@ -96,6 +96,13 @@ pub struct Report {
     pub wire_bytes: u64,
     /// `wire_bytes` per live client per second of the window.
     pub wire_bytes_per_client_s: f64,
+    /// `--deflate`: permessage-deflate was offered (and accepted).
+    pub deflate: bool,
+    /// Mean size of a window snapshot on the wire, frame headers
+    /// included (compressed, with `--deflate`), bytes.
+    pub mean_wire_bytes: u64,
+    /// Messages received compressed (RSV1), whole run.
+    pub compressed_msgs: u64,
     /// `messages / duration_s`.
     pub msgs_per_s: f64,
     /// Latency by kernel receive time (`SO_TIMESTAMPNS`), µs.
@@ -158,11 +165,13 @@ impl Report {
             self.label, self.connected, self.clients, self.stalled, self.connect_failures, self.disconnects, self.ramp_s
         );
         s += &format!(
-            "  window {:.1} s, tick {} ms: {} snapshots of {} B, {:.0} msg/s, gaps {} ({} clients), reordered {}, invalid {}\n",
+            "  window {:.1} s, tick {} ms: {} snapshots of {} B ({} B on the wire{}), {:.0} msg/s, gaps {} ({} clients), reordered {}, invalid {}\n",
             self.duration_s,
             self.tick_interval_ms.map_or("?".to_owned(), |t| t.to_string()),
             self.messages,
             self.mean_msg_bytes,
+            self.mean_wire_bytes,
+            if self.deflate { ", deflated" } else { "" },
             self.msgs_per_s,
             self.gaps,
             self.clients_with_gaps,

@@ -36,8 +36,12 @@ pub struct Stats {
     pub window_msgs: u64,
     /// Snapshots received over the whole run.
     pub total_msgs: u64,
-    /// Payload bytes of the window snapshots.
+    /// Payload bytes of the window snapshots (inflated, when compressed).
     pub window_bytes: u64,
+    /// Wire bytes (frame headers included) of the window snapshots.
+    pub window_snapshot_wire_bytes: u64,
+    /// Messages that arrived compressed (permessage-deflate), whole run.
+    pub compressed_msgs: u64,
     /// Window snapshots whose read carried no kernel timestamp.
     pub missing_kernel_ts: u64,
     /// Window snapshots stamped later than they were received (clock skew).
@@ -93,6 +97,8 @@ impl Default for Stats {
             window_msgs: 0,
             total_msgs: 0,
             window_bytes: 0,
+            window_snapshot_wire_bytes: 0,
+            compressed_msgs: 0,
             missing_kernel_ts: 0,
             negative_latency: 0,
             hellos: 0,
@@ -161,6 +167,14 @@ impl Stats {
         tick.count += 1;
         tick.first_ns = tick.first_ns.min(k_ns);
         tick.last_ns = tick.last_ns.max(k_ns);
+    }
+
+    /// Records the wire size of the snapshot just passed to
+    /// [`Self::record_snapshot`] (same `catch_up`).
+    pub fn record_wire(&mut self, wire_len: usize, catch_up: bool) {
+        if self.measuring && !catch_up {
+            self.window_snapshot_wire_bytes += wire_len as u64;
+        }
     }
 
     /// Records a skip of `missing` sequence numbers; `first_for_client` is

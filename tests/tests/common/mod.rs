@@ -256,3 +256,148 @@ pub async fn http_get(addr: SocketAddr, path: &str) -> String {
         .unwrap();
     out
 }
+
+/// permessage-deflate on the client side, written here with flate2
+/// independently of the server's codec: inflates one message payload
+/// (RFC 7692 §7.2.2: append `00 00 ff ff`, inflate raw DEFLATE).
+pub fn inflate(data: &[u8]) -> Vec<u8> {
+    use flate2::{Decompress, FlushDecompress};
+    let mut input = data.to_vec();
+    input.extend_from_slice(&[0x00, 0x00, 0xff, 0xff]);
+    let mut d = Decompress::new(false);
+    let mut out = Vec::with_capacity(data.len() * 8 + 1024);
+    loop {
+        let used = d.total_in() as usize;
+        d.decompress_vec(&input[used..], &mut out, FlushDecompress::Sync)
+            .expect("valid DEFLATE from the server");
+        if d.total_in() as usize == input.len() && out.len() < out.capacity() {
+            return out;
+        }
+        out.reserve(out.capacity());
+    }
+}
+
+/// Compresses one client message payload (raw DEFLATE, sync flush, tail
+/// removed), as a browser does.
+pub fn deflate(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data).unwrap();
+    e.flush().unwrap();
+    let mut out = e.get_ref().clone();
+    assert!(out.ends_with(&[0x00, 0x00, 0xff, 0xff]));
+    out.truncate(out.len() - 4);
+    out
+}
+
+/// One server message read by [`RawWs`]: whether RSV1 was set, the
+/// opcode, its size on the wire (header included) and its payload,
+/// inflated when it was compressed.
+#[derive(Debug, Clone)]
+pub struct WireMsg {
+    pub rsv1: bool,
+    pub opcode: u8,
+    pub wire_len: usize,
+    pub payload: Vec<u8>,
+}
+
+/// A raw WebSocket client over an upgraded socket that reads (and
+/// inflates) the server's frames itself; server frames are never
+/// fragmented.
+pub struct RawWs {
+    pub s: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl RawWs {
+    pub fn new(s: TcpStream) -> Self {
+        Self { s, buf: Vec::new() }
+    }
+
+    /// The next server frame; `None` once TCP closed.
+    pub async fn next(&mut self) -> Option<WireMsg> {
+        use tokio::io::AsyncReadExt;
+        loop {
+            if let Some(msg) = self.parse() {
+                return Some(msg);
+            }
+            let mut chunk = [0u8; 16384];
+            let n = timeout(WAIT, self.s.read(&mut chunk))
+                .await
+                .expect("a frame in time")
+                .unwrap_or(0);
+            if n == 0 {
+                return None;
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    fn parse(&mut self) -> Option<WireMsg> {
+        let [b0, b1, rest @ ..] = &self.buf[..] else {
+            return None;
+        };
+        assert_eq!(b1 & 0x80, 0, "server frames are not masked");
+        assert_eq!(b0 & 0x30, 0, "RSV2/RSV3 never set");
+        assert_ne!(b0 & 0x80, 0, "server frames are final");
+        let (len, header) = match b1 & 0x7f {
+            126 => (
+                u16::from_be_bytes([*rest.first()?, *rest.get(1)?]) as usize,
+                4,
+            ),
+            127 => {
+                let b: [u8; 8] = rest.get(..8)?.try_into().unwrap();
+                (u64::from_be_bytes(b) as usize, 10)
+            }
+            n => (n as usize, 2),
+        };
+        if self.buf.len() < header + len {
+            return None;
+        }
+        let rsv1 = b0 & 0x40 != 0;
+        let opcode = b0 & 0x0f;
+        let raw = &self.buf[header..header + len];
+        let payload = if rsv1 { inflate(raw) } else { raw.to_vec() };
+        let msg = WireMsg {
+            rsv1,
+            opcode,
+            wire_len: header + len,
+            payload,
+        };
+        self.buf.drain(..header + len);
+        Some(msg)
+    }
+
+    /// The next text message (skipping pings), as a decoded server message
+    /// with its wire form.
+    pub async fn next_text(&mut self) -> (ServerMessage, WireMsg) {
+        loop {
+            let msg = self.next().await.expect("connection open");
+            match msg.opcode {
+                0x1 => {
+                    let decoded = decode_server(&msg.payload).expect("a server message");
+                    return (decoded, msg);
+                }
+                0x9 | 0xA => continue,
+                other => panic!("unexpected opcode {other:#x}: {msg:?}"),
+            }
+        }
+    }
+
+    pub async fn send(&mut self, bytes: &[u8]) {
+        use tokio::io::AsyncWriteExt;
+        self.s.write_all(bytes).await.unwrap();
+    }
+}
+
+/// A masked client frame with the first header byte given whole (FIN,
+/// RSV1–3, opcode).
+pub fn masked_frame_b0(b0: u8, payload: &[u8]) -> Vec<u8> {
+    let mut f = masked_frame(b0 & 0x0f, payload);
+    f[0] = b0;
+    f
+}
+
+/// The offer Chromium sends.
+pub const CHROMIUM_OFFER: &str =
+    "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits";

@@ -4,7 +4,9 @@
 //! The cases follow the Autobahn|Testsuite case groups and are named after
 //! their group and case (`case_5_3_…`): 1 framing, 2 ping/pong, 3 reserved
 //! bits, 4 opcodes, 5 fragmentation, 6 UTF-8, 7 closing handshake and the
-//! close-code table of RFC 6455 §7.4, 9 limits. (The Autobahn suite itself
+//! close-code table of RFC 6455 §7.4, 9 limits, 12 and 13 permessage-deflate
+//! (RFC 7692: compressed messages, and the offers of group 13's parameter
+//! combinations). (The Autobahn suite itself
 //! needs Python 2 or Docker.) Where Autobahn expects an echo, the server's
 //! application answers instead: a text message that is a JSON `ping` gets
 //! a `pong` with its id, other text and all binary data get an `error`
@@ -51,6 +53,7 @@ macro_rules! fails_after_ping {
 }
 
 mod closing;
+mod compression;
 mod fragmentation;
 mod framing;
 mod limits;

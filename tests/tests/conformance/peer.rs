@@ -65,12 +65,14 @@ pub fn ping_json(id: u64, len: usize) -> Vec<u8> {
     .into_bytes()
 }
 
-/// One frame from the server.
+/// One frame from the server (its payload inflated when RSV1 was set).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Got {
     pub fin: bool,
     pub opcode: u8,
     pub payload: Vec<u8>,
+    /// RSV1 was set: the payload arrived compressed (permessage-deflate).
+    pub compressed: bool,
 }
 
 /// The server config of the cases: a generous message rate (cases send
@@ -89,6 +91,10 @@ pub struct Peer {
     _server: Server,
     s: TcpStream,
     buf: Vec<u8>,
+    /// permessage-deflate was negotiated: RSV1 frames are inflated.
+    deflate: bool,
+    /// Server frames seen compressed, the feed's included.
+    pub compressed_seen: usize,
 }
 
 impl Peer {
@@ -100,7 +106,47 @@ impl Peer {
             _server: server,
             s,
             buf: Vec::new(),
+            deflate: false,
+            compressed_seen: 0,
         }
+    }
+
+    /// Starts a server with `config` and upgrades offering `offer` in
+    /// `Sec-WebSocket-Extensions`; returns the peer and the server's answer
+    /// in that header.
+    pub async fn offering(config: Config, offer: &str) -> (Self, Option<String>) {
+        let server = common::start(config).await;
+        let mut s = TcpStream::connect(server.local_addr()).await.unwrap();
+        let req = format!(
+            "GET /ws/market HTTP/1.1\r\nHost: test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+             Sec-WebSocket-Extensions: {offer}\r\n\r\n"
+        );
+        s.write_all(req.as_bytes()).await.unwrap();
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") {
+            let mut byte = [0u8; 1];
+            timeout(WAIT, s.read_exact(&mut byte))
+                .await
+                .unwrap()
+                .unwrap();
+            head.push(byte[0]);
+        }
+        let head = String::from_utf8(head).unwrap();
+        assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+        let answer = head.lines().find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case("sec-websocket-extensions")
+                .then(|| value.trim().to_owned())
+        });
+        let peer = Self {
+            _server: server,
+            s,
+            buf: Vec::new(),
+            deflate: answer.is_some(),
+            compressed_seen: 0,
+        };
+        (peer, answer)
     }
 
     pub async fn new() -> Self {
@@ -124,11 +170,30 @@ impl Peer {
     async fn raw_frame(&mut self, wait: Duration) -> Option<Got> {
         let deadline = Instant::now() + wait;
         loop {
-            if let Some((f, used)) = frame::parse(&self.buf, 1 << 20).expect("valid server frame") {
+            // RSV1 marks a compressed message once permessage-deflate was
+            // negotiated; the shared parser knows no extension bits.
+            let compressed = self.deflate && self.buf.first().is_some_and(|b| b & 0x40 != 0);
+            if compressed {
+                self.buf[0] &= !0x40;
+            }
+            let parsed = frame::parse(&self.buf, 1 << 20)
+                .expect("valid server frame")
+                .map(|(f, used)| (f.fin, f.opcode, f.payload.to_vec(), used));
+            if compressed && parsed.is_none() {
+                self.buf[0] |= 0x40;
+            }
+            if let Some((fin, opcode, payload, used)) = parsed {
+                let payload = if compressed {
+                    self.compressed_seen += 1;
+                    common::inflate(&payload)
+                } else {
+                    payload
+                };
                 let got = Got {
-                    fin: f.fin,
-                    opcode: f.opcode,
-                    payload: f.payload.to_vec(),
+                    fin,
+                    opcode,
+                    payload,
+                    compressed,
                 };
                 self.buf.drain(..used);
                 return Some(got);
