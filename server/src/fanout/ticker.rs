@@ -65,7 +65,6 @@ pub async fn run_ticker(
         let ended = report.ended;
         log_transition(was, (stale, ended), &report);
         was = (stale, ended);
-        config.status.set(FeedHealth { report, stale });
         if let Some(mut snapshot) = snapshot {
             seq += 1;
             snapshot.seq = seq;
@@ -73,6 +72,9 @@ pub async fn run_ticker(
             snapshot.stale = stale || (ended && phase.is_some_and(is_trading));
             publish(&hub, &mut config, snapshot);
         }
+        // After the tick is published (and recorded): readiness saying
+        // "feed ended" means the last snapshot is already out.
+        config.status.set(FeedHealth { report, stale });
         // A late tick is sent late, never twice in a burst.
         let next = source.next_interval(config.interval);
         let now = Instant::now();
