@@ -24,6 +24,8 @@
 //!   server (`snapshot`, `quote`, `index`, `foreign`, `phase`).
 //! * [`subprotocol`] — the `Sec-WebSocket-Protocol` names of the wire
 //!   formats.
+//! * [`bus`] — the envelope a publisher puts on the broker for its edges
+//!   (epoch + stamped snapshot), and its codec.
 //!
 //! Every wire word lives here and nowhere else: message `type`s
 //! ([`message::kind`]), error codes ([`ErrorCode::as_str`]), close codes and
@@ -35,6 +37,7 @@
 //!
 //! The crate builds unchanged for native targets and `wasm32-unknown-unknown`.
 
+pub mod bus;
 pub mod close;
 pub mod codec;
 pub mod ingest;
@@ -42,6 +45,7 @@ pub mod message;
 pub mod snapshot;
 pub mod subprotocol;
 
+pub use bus::{decode_tick, encode_tick, BusError, BusTick, BUS_VERSION};
 pub use close::{CloseCode, CloseInfo, Sender};
 pub use codec::{
     decode_client, decode_server, encode_client, encode_server, ProtocolError,

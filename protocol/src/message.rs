@@ -41,6 +41,20 @@ pub struct Hello {
     pub tick_interval_ms: u64,
     /// The symbols every snapshot quotes, in snapshot order.
     pub symbols: Vec<String>,
+    /// The stream this connection's `seq` numbers belong to: unix
+    /// microseconds of the sequencer's start (a single node's own start,
+    /// or the publisher's behind a set of edges). Two servers announcing
+    /// the same epoch number the same ticks alike, so a client moving
+    /// between them keeps its `seq`; a new epoch is a new stream (`seq`
+    /// may start over). A server may send `hello` again on an open
+    /// connection when the epoch changes. 0 (absent on the wire) means
+    /// unknown: an older server, or an edge before its first tick.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub epoch: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Machine-readable reason carried by [`ServerMessage::Error`].

@@ -128,6 +128,7 @@ fn hello_fixture() {
             heartbeat_interval_ms: 30_000,
             tick_interval_ms: 1_000,
             symbols: vec!["ACB".into(), "FPT".into()],
+            epoch: 0,
         }),
     );
 }

@@ -22,6 +22,7 @@ fn message_kinds_are_what_serde_writes() {
             heartbeat_interval_ms: 1,
             tick_interval_ms: 1,
             symbols: vec![],
+            epoch: 0,
         }),
         ServerMessage::Snapshot(MarketSnapshot {
             seq: 1,

@@ -1,6 +1,7 @@
 //! `marketfeed-server`: parse the configuration, bind, serve until SIGINT
 //! or SIGTERM, then shut down gracefully. `marketfeed-server token` prints
-//! a signed token instead.
+//! a signed token instead; `marketfeed-server publish --nats URL` serves
+//! and also publishes every tick to NATS for edge servers.
 
 use std::process::ExitCode;
 
@@ -18,6 +19,10 @@ fn main() -> ExitCode {
     };
     let mut config = match cli.command {
         Some(Command::Token(args)) => return print_token(&args),
+        Some(Command::Publish(args)) => match args.into_config() {
+            Ok(config) => config,
+            Err(e) => return fail(&e),
+        },
         None => cli.config,
     };
     if let Err(e) = config.load_secret() {

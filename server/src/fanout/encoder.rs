@@ -40,40 +40,72 @@ pub(crate) fn message(msg: &ServerMessage) -> Bytes {
 /// change it later), and the upgrade hands the current one out.
 #[derive(Debug, Clone)]
 pub(crate) struct Greeting {
-    inner: Arc<Mutex<(Vec<String>, Bytes)>>,
+    inner: Arc<Mutex<Said>>,
     heartbeat_interval_ms: u64,
     tick_interval_ms: u64,
 }
 
+/// What the greeting says now, and its frame.
+#[derive(Debug)]
+struct Said {
+    symbols: Vec<String>,
+    epoch: u64,
+    frame: Bytes,
+}
+
 impl Greeting {
-    /// The greeting for `symbols`.
+    /// The greeting for `symbols` in stream `epoch` (0: not known yet).
     pub(crate) fn new(
         heartbeat_interval_ms: u64,
         tick_interval_ms: u64,
         symbols: Vec<String>,
+        epoch: u64,
     ) -> Self {
-        let frame = hello(heartbeat_interval_ms, tick_interval_ms, &symbols);
+        let frame = hello(heartbeat_interval_ms, tick_interval_ms, &symbols, epoch);
         Self {
-            inner: Arc::new(Mutex::new((symbols, frame))),
+            inner: Arc::new(Mutex::new(Said {
+                symbols,
+                epoch,
+                frame,
+            })),
             heartbeat_interval_ms,
             tick_interval_ms,
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, (Vec<String>, Bytes)> {
+    fn lock(&self) -> MutexGuard<'_, Said> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The current `hello` frame.
     pub(crate) fn frame(&self) -> Bytes {
-        self.lock().1.clone()
+        self.lock().frame.clone()
+    }
+
+    /// Moves the greeting to stream `epoch` (an edge that heard a new
+    /// publisher) and returns the new frame, for the clients already
+    /// connected.
+    pub(crate) fn set_epoch(&self, epoch: u64) -> Bytes {
+        let mut current = self.lock();
+        current.epoch = epoch;
+        current.frame = hello(
+            self.heartbeat_interval_ms,
+            self.tick_interval_ms,
+            &current.symbols,
+            epoch,
+        );
+        current.frame.clone()
     }
 
     /// Re-encodes the greeting when `symbols` differ from its own.
     pub(crate) fn follow<'a>(&self, symbols: impl ExactSizeIterator<Item = &'a str> + Clone) {
         let mut current = self.lock();
-        if current.0.len() == symbols.len()
-            && current.0.iter().map(String::as_str).eq(symbols.clone())
+        if current.symbols.len() == symbols.len()
+            && current
+                .symbols
+                .iter()
+                .map(String::as_str)
+                .eq(symbols.clone())
         {
             return;
         }
@@ -82,16 +114,27 @@ impl Greeting {
             symbols = symbols.len(),
             "symbol universe changed; new clients get the new one"
         );
-        let frame = hello(self.heartbeat_interval_ms, self.tick_interval_ms, &symbols);
-        *current = (symbols, frame);
+        current.frame = hello(
+            self.heartbeat_interval_ms,
+            self.tick_interval_ms,
+            &symbols,
+            current.epoch,
+        );
+        current.symbols = symbols;
     }
 }
 
-fn hello(heartbeat_interval_ms: u64, tick_interval_ms: u64, symbols: &[String]) -> Bytes {
+fn hello(
+    heartbeat_interval_ms: u64,
+    tick_interval_ms: u64,
+    symbols: &[String],
+    epoch: u64,
+) -> Bytes {
     message(&ServerMessage::Hello(Hello {
         protocol_version: PROTOCOL_VERSION,
         heartbeat_interval_ms,
         tick_interval_ms,
         symbols: symbols.to_vec(),
+        epoch,
     }))
 }

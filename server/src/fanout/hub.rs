@@ -190,6 +190,14 @@ impl Hub {
         Counters::inc(&c.fanouts);
     }
 
+    /// Queues a control frame (a new `hello`) for every client, in order
+    /// with the snapshots offered before and after it.
+    pub fn send_all(&self, frame: &Bytes) {
+        for client in self.clients() {
+            client.send_control(frame.clone());
+        }
+    }
+
     /// Pings every client, and asks those silent for longer than `limit`
     /// to close with [`CloseCode::HEARTBEAT_TIMEOUT`]. Returns how many it closed.
     pub fn heartbeat(&self, send_ping: bool, limit: Duration) -> usize {

@@ -18,6 +18,7 @@
 //! | `marketfeed_feed_ended` | gauge | 1 once the feed's input ended (the last state is served) |
 //! | `marketfeed_feed_last_update_age_seconds` | gauge | time since a live feed last changed the state (0 before its first update) |
 //! | the fan-out's counters | counter / gauge | `marketfeed_clients`, `marketfeed_ticks_total`, … (see `fanout::counters`) |
+//! | `marketfeed_bus_*` | | a publisher's or an edge's NATS link (see `cluster`) |
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -80,9 +81,17 @@ struct Inner {
 
 impl Metrics {
     /// Metrics reading hub counters from `hub`; `ready` is what `/readyz`
-    /// reports.
-    pub fn new(hub: Hub, draining: CancellationToken, feed: FeedStatus) -> Self {
+    /// reports; `bus` the NATS link's, on a publisher or an edge.
+    pub fn new(
+        hub: Hub,
+        draining: CancellationToken,
+        feed: FeedStatus,
+        bus: Option<&crate::cluster::BusMetrics>,
+    ) -> Self {
         let mut registry = Registry::default();
+        if let Some(bus) = bus {
+            bus.register(&mut registry);
+        }
         let accepted = Counter::default();
         let rejected = Family::<Reason, Counter>::default();
         let disconnects = Family::<Reason, Counter>::default();
