@@ -11,7 +11,15 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_marketfeed-server");
 /// the address from its "listening on" line. Its log keeps being drained
 /// so the server never blocks on a full pipe.
 pub fn spawn(args: &[&str], stdin: Stdio) -> (Child, String) {
+    spawn_with(&[], args, stdin)
+}
+
+/// [`spawn`] with `leading` before `--bind` (a subcommand and its flags
+/// that precede the server settings, e.g. `publish --nats URL`).
+#[allow(dead_code)] // not every test binary runs a subcommand
+pub fn spawn_with(leading: &[&str], args: &[&str], stdin: Stdio) -> (Child, String) {
     let mut child = Command::new(BIN)
+        .args(leading)
         .args(["--bind", "127.0.0.1:0"])
         .args(args)
         .env("RUST_LOG", "info")
