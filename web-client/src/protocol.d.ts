@@ -194,7 +194,18 @@ tickIntervalMs: number,
 /**
  * The symbols every snapshot quotes, in snapshot order.
  */
-symbols: Array<string>, };
+symbols: Array<string>, 
+/**
+ * The stream this connection's `seq` numbers belong to: unix
+ * microseconds of the sequencer's start (a single node's own start,
+ * or the publisher's behind a set of edges). Two servers announcing
+ * the same epoch number the same ticks alike, so a client moving
+ * between them keeps its `seq`; a new epoch is a new stream (`seq`
+ * may start over). A server may send `hello` again on an open
+ * connection when the epoch changes. 0 (absent on the wire) means
+ * unknown: an older server, or an edge before its first tick.
+ */
+epoch?: number, };
 
 export type ErrorCode = "malformedMessage" | "unknownMessageType" | "invalidMessage" | "unsupported" | "unsupportedData" | "unknown";
 
