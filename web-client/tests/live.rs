@@ -27,6 +27,10 @@ wasm_bindgen_test_configure!(run_in_browser);
 
 const WS_URL: Option<&str> = option_env!("MARKETFEED_WS_URL");
 const CONTROL_URL: Option<&str> = option_env!("MARKETFEED_CONTROL_URL");
+// The cluster under tests/browser/cluster.mjs: its edges' URLs (comma
+// separated) and its control API.
+const CLUSTER_WS_URLS: Option<&str> = option_env!("MARKETFEED_CLUSTER_WS_URLS");
+const CLUSTER_CONTROL_URL: Option<&str> = option_env!("MARKETFEED_CLUSTER_CONTROL_URL");
 
 fn urls() -> Option<(&'static str, &'static str)> {
     match (WS_URL, CONTROL_URL) {
@@ -68,6 +72,11 @@ fn now() -> f64 {
 /// Calls the supervisor; panics unless it answers 200.
 async fn control(path: &str) -> JsValue {
     let (_, base) = urls().expect("checked by the caller");
+    control_at(base, path).await
+}
+
+/// Calls the control API at `base`; panics unless it answers 200.
+async fn control_at(base: &str, path: &str) -> JsValue {
     let window = web_sys::window().expect("a window");
     let url = format!("{base}{path}");
     let response: web_sys::Response = JsFuture::from(window.fetch_with_str(&url))
@@ -318,6 +327,88 @@ async fn several_urls_fail_over_to_a_live_one_and_a_new_epoch_resyncs_without_a_
     assert_eq!(h.client.gap_count(), 0.0, "a new epoch is no gap");
     h.client.close();
     drop(on_hello);
+}
+
+#[wasm_bindgen_test]
+async fn a_killed_edge_moves_its_client_to_the_other_and_a_new_publisher_is_a_new_stream() {
+    let (Some(ws_urls), Some(ctl)) = (CLUSTER_WS_URLS, CLUSTER_CONTROL_URL) else {
+        console_log!("SKIPPED: MARKETFEED_CLUSTER_WS_URLS not set (run scripts/test-browser.sh)");
+        return;
+    };
+    let list = js_sys::Array::new();
+    for url in ws_urls.split(',') {
+        list.push(&JsValue::from_str(url));
+    }
+    let h = Harness::with_urls(
+        list.into(),
+        &[("initialDelayMs", 200.0), ("maxDelayMs", 1_000.0)],
+    );
+    let epochs = Rc::new(RefCell::new(Vec::<f64>::new()));
+    let on_hello = {
+        let epochs = epochs.clone();
+        Closure::<dyn FnMut(JsValue)>::new(move |hello: JsValue| {
+            epochs
+                .borrow_mut()
+                .push(get(&hello, "epoch").as_f64().unwrap_or(0.0));
+        })
+    };
+    h.client
+        .on_hello(on_hello.as_ref().unchecked_ref::<Function>().clone());
+    h.wait_open_with_snapshots(2, 10_000.0).await;
+    let seqs = |h: &Harness| -> Vec<f64> {
+        h.log
+            .borrow()
+            .snapshots
+            .iter()
+            .map(|(_, s)| get(s, "seq").as_f64().expect("seq"))
+            .collect()
+    };
+
+    // kill -9 the edge the client is on: it goes to the other edge.
+    let killed = control_at(ctl, "/kill-busy-edge").await;
+    let killed_at = get(&killed, "at").as_f64().expect("at");
+    let killed: Vec<f64> = js_sys::Array::from(&get(&killed, "killed"))
+        .iter()
+        .filter_map(|v| v.as_f64())
+        .collect();
+    assert_eq!(killed.len(), 1, "the client was on one edge");
+    let seen = h.snapshot_count();
+    h.wait_open_with_snapshots(seen + 2, 10_000.0).await;
+    let moved_after = h.log.borrow().snapshots[seen].0 - killed_at;
+    console_log!("edge killed → first snapshot from the other edge: {moved_after} ms");
+    // The dead edge refuses at once; the retry is drawn from [0, 200) ms
+    // or, after a failed try of the dead edge, [0, 400) ms.
+    assert!(moved_after < 3_000.0, "{moved_after} ms");
+    let before = seqs(&h);
+    assert!(
+        before.windows(2).all(|w| w[1] >= w[0]),
+        "seq never goes back: {before:?}"
+    );
+    {
+        let epochs = epochs.borrow();
+        assert!(epochs.len() >= 2 && epochs[0] > 0.0, "{epochs:?}");
+        assert!(
+            epochs.iter().all(|&e| e == epochs[0]),
+            "same stream: {epochs:?}"
+        );
+    }
+    assert_eq!(h.client.gap_count(), 0.0, "no gap for the move");
+
+    // A new publisher: the edge greets again with a new epoch, and the
+    // client follows the new numbering without counting a gap.
+    control_at(ctl, "/kill-publisher").await;
+    control_at(ctl, "/start-publisher").await;
+    let old_epoch = epochs.borrow()[0];
+    let top = before.iter().copied().fold(0.0, f64::max);
+    h.wait("snapshots of the new stream", 15_000.0, |h| {
+        epochs.borrow().iter().any(|&e| e > old_epoch) && seqs(h).iter().any(|&s| s < top)
+    })
+    .await;
+    assert_eq!(h.client.gap_count(), 0.0, "a new epoch is no gap");
+    assert_eq!(h.client.state(), "open");
+    h.client.close();
+    drop(on_hello);
+    control_at(ctl, &format!("/start-edge?i={}", killed[0])).await;
 }
 
 #[wasm_bindgen_test]
