@@ -399,11 +399,33 @@ async fn a_killed_edge_moves_its_client_to_the_other_and_a_new_publisher_is_a_ne
     control_at(ctl, "/kill-publisher").await;
     control_at(ctl, "/start-publisher").await;
     let old_epoch = epochs.borrow()[0];
-    let top = before.iter().copied().fold(0.0, f64::max);
-    h.wait("snapshots of the new stream", 15_000.0, |h| {
-        epochs.borrow().iter().any(|&e| e > old_epoch) && seqs(h).iter().any(|&s| s < top)
+    let statuses = h.states().len();
+    let from = h.snapshot_count();
+    let top = seqs(&h).iter().copied().fold(0.0, f64::max);
+    // The new stream numbers from 1: its snapshots are below every seq of
+    // the old one, and must still reach the app, in order.
+    let renumbered = |h: &Harness| -> Vec<f64> {
+        seqs(h)[from..]
+            .iter()
+            .copied()
+            .filter(|&s| s < top)
+            .collect()
+    };
+    h.wait("three snapshots of the new stream", 15_000.0, |h| {
+        epochs.borrow().iter().any(|&e| e > old_epoch) && renumbered(h).len() >= 3
     })
     .await;
+    let fresh = renumbered(&h);
+    assert!(fresh.windows(2).all(|w| w[1] == w[0] + 1.0), "{fresh:?}");
+    assert_eq!(
+        h.states()[statuses..]
+            .iter()
+            .filter(|s| *s != "open")
+            .count(),
+        0,
+        "followed on the same connection: {:?}",
+        h.states()
+    );
     assert_eq!(h.client.gap_count(), 0.0, "a new epoch is no gap");
     assert_eq!(h.client.state(), "open");
     h.client.close();
