@@ -334,11 +334,18 @@ fn every_edge_sends_the_same_seq_stream_and_the_same_bytes() {
             "edge and publisher differ at seq {seq}"
         );
     }
-    // One message per tick, whatever the number of edges.
+    // One message per tick, whatever the number of edges and clients:
+    // each edge received what the publisher published (read after the
+    // edges', so it can only be ahead, by the ticks in flight).
+    let received: Vec<f64> = c
+        .edges
+        .iter()
+        .map(|e| e.metric("marketfeed_bus_received_total"))
+        .collect();
     let published = c.publisher.metric("marketfeed_bus_published_total");
-    for e in &c.edges {
-        let received = e.metric("marketfeed_bus_received_total");
-        assert!(received <= published + 1.0 && received + 5.0 >= published);
+    for r in received {
+        assert!(r <= published + 1.0, "{r} received, {published} published");
+        assert!(r + 10.0 >= published, "{r} received, {published} published");
     }
 }
 
