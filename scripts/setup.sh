@@ -2,7 +2,9 @@
 # Installs what building and testing marketfeed needs and is missing, from
 # the package registries only (Debian, crates.io, npm): the wasm32 target,
 # wasm-pack, the wasm-bindgen CLI at the Cargo.lock version, cargo-fuzz,
-# Debian's chromium + chromium-driver, Debian's prometheus (for promtool), and the browser tests' node packages.
+# Debian's chromium + chromium-driver, Debian's prometheus (for promtool),
+# Debian's nats-server (the broker the multi-node tests start), and the
+# browser tests' node packages.
 # Safe to re-run: every step is skipped when already satisfied.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -28,6 +30,16 @@ if [[ $browser == 1 ]] && { ! command -v chromium >/dev/null || ! command -v chr
   [[ $(id -u) -eq 0 ]] || die "root needed to apt-get install chromium chromium-driver"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
+
+# The multi-node tests start their own nats-server on a free loopback port;
+# Debian's package ships the binary (and a service that is not started
+# here: the tests need no running broker).
+if ! command -v nats-server >/dev/null; then
+  say "installing nats-server (Debian)"
+  [[ $(id -u) -eq 0 ]] || die "root needed to apt-get install nats-server"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nats-server >/dev/null
 fi
 
 # promtool checks deploy/alerts.yml. Debian's prometheus package enables and

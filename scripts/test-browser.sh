@@ -119,12 +119,27 @@ MARKETFEED_AUTH_SECRET="$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" 
   start_supervisor auth -- --tick-interval 100ms --heartbeat-interval 1s --seed 19
 auth_info="$(cat "$work/auth.ready")"
 say "wasm tests against $(json "$wasm_info" wsUrl), gap $(json "$gap_info" wsUrl), auth $(json "$auth_info" wsUrl)"
+# A cluster for the failover test: nats-server (Debian's, scripts/setup.sh),
+# a publisher and two edges, under tests/browser/cluster.mjs.
+command -v nats-server >/dev/null || die "nats-server not found (apt-get install nats-server)"
+node tests/browser/cluster.mjs --server "$server" --ready-file "$work/cluster.ready" --log "$work/cluster.log" \
+  -- --tick-interval 100ms --heartbeat-interval 1s --heartbeat-timeout 2s --feed-stale-after 500ms >/dev/null &
+pids+=($!)
+for _ in $(seq 300); do
+  [[ -s "$work/cluster.ready" ]] && break
+  kill -0 "${pids[-1]}" 2>/dev/null || break
+  sleep 0.1
+done
+[[ -s "$work/cluster.ready" ]] || die "cluster did not become ready (log: $(tail -n 20 "$work/cluster.log" 2>/dev/null))"
+cluster_info="$(cat "$work/cluster.ready")"
 run_wasm_tests() {
   MARKETFEED_WS_URL="$(json "$wasm_info" wsUrl)" \
   MARKETFEED_CONTROL_URL="$(json "$wasm_info" controlUrl)" \
   MARKETFEED_GAP_WS_URL="$(json "$gap_info" wsUrl)" \
   MARKETFEED_AUTH_WS_URL="$(json "$auth_info" wsUrl)" \
   MARKETFEED_AUTH_CONTROL_URL="$(json "$auth_info" controlUrl)" \
+  MARKETFEED_CLUSTER_WS_URLS="$(node -e 'console.log(JSON.parse(process.argv[1]).wsUrls.join(","))' "$cluster_info")" \
+  MARKETFEED_CLUSTER_CONTROL_URL="$(json "$cluster_info" controlUrl)" \
   WASM_BINDGEN_TEST_TIMEOUT="${MARKETFEED_BROWSER_TEST_TIMEOUT:-180}" \
     wasm-pack test --headless --chrome --chromedriver "$chromedriver" --mode no-install web-client
 }

@@ -36,6 +36,8 @@
 //!   server (`snapshot`, `quote`, `index`, `foreign`, `phase`).
 //! * [`subprotocol`] — the `Sec-WebSocket-Protocol` names of the wire
 //!   formats.
+//! * [`bus`] — the envelope a publisher puts on the broker for its edges
+//!   (epoch + stamped snapshot), and its codec.
 //!
 //! Every wire word lives here and nowhere else: message `type`s
 //! ([`message::kind`]), error codes ([`ErrorCode::as_str`]), close codes and
@@ -48,6 +50,7 @@
 //! The crate builds unchanged for native targets and `wasm32-unknown-unknown`.
 
 pub mod binary;
+pub mod bus;
 pub mod close;
 pub mod codec;
 pub mod delta;
@@ -57,6 +60,7 @@ pub mod snapshot;
 pub mod subprotocol;
 
 pub use binary::{decode as decode_binary, encode as encode_binary, BinaryError};
+pub use bus::{decode_tick, encode_tick, BusError, BusTick, BUS_VERSION};
 pub use close::{CloseCode, CloseInfo, Sender};
 pub use codec::{
     decode_client, decode_server, encode_client, encode_server, ProtocolError,

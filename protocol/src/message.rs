@@ -56,10 +56,24 @@ pub struct Hello {
     /// offered none. Reads as that when absent (servers before v2).
     #[serde(default = "v1_format")]
     pub format: String,
+    /// The stream this connection's `seq` numbers belong to: unix
+    /// microseconds of the sequencer's start (a single node's own start,
+    /// or the publisher's behind a set of edges). Two servers announcing
+    /// the same epoch number the same ticks alike, so a client moving
+    /// between them keeps its `seq`; a new epoch is a new stream (`seq`
+    /// may start over). A server may send `hello` again on an open
+    /// connection when the epoch changes. 0 (absent on the wire) means
+    /// unknown: an older server, or an edge before its first tick.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub epoch: u64,
 }
 
 fn v1_format() -> String {
     Subprotocol::DEFAULT.name().to_owned()
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Machine-readable reason carried by [`ServerMessage::Error`].

@@ -129,6 +129,7 @@ fn hello_fixture() {
             tick_interval_ms: 1_000,
             symbols: vec!["ACB".into(), "FPT".into()],
             format: Subprotocol::V2Bin.name().into(),
+            epoch: 0,
         }),
     );
 }

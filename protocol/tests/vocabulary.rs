@@ -23,6 +23,7 @@ fn message_kinds_are_what_serde_writes() {
             tick_interval_ms: 1,
             symbols: vec![],
             format: String::new(),
+            epoch: 0,
         }),
         ServerMessage::Snapshot(MarketSnapshot {
             seq: 1,

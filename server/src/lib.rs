@@ -27,12 +27,15 @@
 //!   6455: frame encoding, the strict frame reader, the handshake check.
 //! * `admission` — who may connect: tokens, `Origin`, connection slots, and
 //!   the `Rejection` every refusal is ([`auth`] exports the token minting).
+//! * `cluster` — a publisher's and an edge's link through NATS: one
+//!   message per tick, checked and relayed unchanged by every edge.
 //! * `http` — the accept loop, the routes, the `/ws/market` upgrade and
 //!   the state they share.
 //! * `ops` — settings ([`Config`], each default written once), Prometheus
 //!   metrics, readiness, memory upkeep.
 
 mod admission;
+mod cluster;
 mod fanout;
 pub mod feed;
 mod http;
@@ -57,7 +60,7 @@ use tokio_util::task::TaskTracker;
 pub use fanout::{HubStats, SlowClientPolicy, TickHistogram, TICK_BUCKETS_US};
 pub use ops::config::{
     defaults, load_secret, Cli, Command, Compression, Config, ConfigCommand, ConfigError,
-    LogFormat, TokenArgs,
+    LogFormat, PublishArgs, TokenArgs,
 };
 pub use ops::config_file::{check as check_config_file, parse_cli, CliError};
 
@@ -86,6 +89,11 @@ impl Server {
     /// Starts serving on `listener` with the feed `--feed` names (the
     /// simulated VN30 market by default). Runs inside a Tokio runtime.
     pub fn start(config: Config, listener: TcpListener) -> Result<Self, ServerError> {
+        if let feed::FeedSpec::Nats(target) = &config.feed {
+            tracing::info!(feed = %config.feed, "edge: ticks come stamped from NATS");
+            let target = target.clone();
+            return Self::start_inner(config, listener, Input::Bus(target));
+        }
         let source = feed::source::build(
             &config.feed,
             config.seed,
@@ -102,6 +110,14 @@ impl Server {
         config: Config,
         listener: TcpListener,
         source: Box<dyn SnapshotSource>,
+    ) -> Result<Self, ServerError> {
+        Self::start_inner(config, listener, Input::Polled(source))
+    }
+
+    fn start_inner(
+        config: Config,
+        listener: TcpListener,
+        input: Input,
     ) -> Result<Self, ServerError> {
         let addr = listener.local_addr().map_err(|source| ServerError::Io {
             context: "reading the bound address",
@@ -124,13 +140,26 @@ impl Server {
         let tasks = TaskTracker::new();
         warn_if_open(&config, addr);
         let feed_status = ops::readiness::FeedStatus::default();
+        // The stream's epoch: this node's start, unless an edge (its
+        // publisher's, learnt from the first tick).
+        let (symbols, epoch) = match &input {
+            Input::Polled(source) => (source.symbols(), fanout::clock::unix_micros()),
+            Input::Bus(_) => (Vec::new(), 0),
+        };
         let greeting = fanout::encoder::Greeting::new(
             millis(config.heartbeat_interval),
             millis(config.tick_interval),
-            source.symbols(),
+            symbols,
+            epoch,
         );
-        let metrics =
-            ops::metrics::Metrics::new(hub.clone(), draining.clone(), feed_status.clone());
+        let bus_metrics = (config.publish.is_some() || matches!(input, Input::Bus(_)))
+            .then(cluster::BusMetrics::default);
+        let metrics = ops::metrics::Metrics::new(
+            hub.clone(),
+            draining.clone(),
+            feed_status.clone(),
+            bus_metrics.as_ref(),
+        );
         let limiter = admission::limits::Limiter::new(admission::limits::LimitConfig {
             max: config.max_connections,
             per_ip: config.max_connections_per_ip,
@@ -161,18 +190,55 @@ impl Server {
             retry_after_secs: defaults::RETRY_AFTER_SECS,
             compression: config.compression == Compression::On,
         };
-        tasks.spawn(fanout::ticker::run_ticker(
-            source,
-            hub.clone(),
-            fanout::ticker::TickerConfig {
-                interval: config.tick_interval,
-                stale_after: config.feed_stale_after,
-                recorder,
-                greeting,
-                status: feed_status,
-            },
-            shutdown.clone(),
-        ));
+        match (input, bus_metrics) {
+            (Input::Bus(target), bus) => {
+                let bus = bus.unwrap_or_default();
+                let (tx, rx) = cluster::edge::channel();
+                tasks.spawn(cluster::edge::run_link(
+                    target,
+                    tx,
+                    bus.clone(),
+                    shutdown.clone(),
+                ));
+                tasks.spawn(cluster::edge::run_relay(
+                    rx,
+                    hub.clone(),
+                    cluster::edge::RelayConfig {
+                        stale_after: config.feed_stale_after,
+                        greeting,
+                        status: feed_status,
+                        recorder,
+                        metrics: bus,
+                    },
+                    shutdown.clone(),
+                ));
+            }
+            (Input::Polled(source), bus) => {
+                let outlet = match (config.publish.clone(), bus) {
+                    (Some(target), Some(bus)) => Some(cluster::publisher::start(
+                        target,
+                        epoch,
+                        bus,
+                        shutdown.clone(),
+                        &tasks,
+                    )),
+                    _ => None,
+                };
+                tasks.spawn(fanout::ticker::run_ticker(
+                    source,
+                    hub.clone(),
+                    fanout::ticker::TickerConfig {
+                        interval: config.tick_interval,
+                        stale_after: config.feed_stale_after,
+                        recorder,
+                        greeting,
+                        status: feed_status,
+                        outlet,
+                    },
+                    shutdown.clone(),
+                ));
+            }
+        }
         tasks.spawn(fanout::ticker::run_heartbeat(
             hub.clone(),
             config.heartbeat_interval,
@@ -289,6 +355,14 @@ impl Server {
             "stopped"
         );
     }
+}
+
+/// Where a node's ticks come from.
+enum Input {
+    /// A source the ticker polls and stamps (a single node, a publisher).
+    Polled(Box<dyn SnapshotSource>),
+    /// Stamped ticks pushed by a publisher through NATS (an edge).
+    Bus(feed::BusTarget),
 }
 
 /// Why the server could not start.

@@ -1,7 +1,8 @@
 //! `marketfeed-server`: parse the configuration, bind, serve until SIGINT
 //! or SIGTERM, then shut down gracefully. `marketfeed-server token` prints
 //! a signed token instead; `marketfeed-server config check PATH` checks a
-//! config file.
+//! config file; `marketfeed-server publish --nats URL` serves and also
+//! publishes every tick to NATS for edge servers.
 
 use std::process::ExitCode;
 
@@ -20,6 +21,10 @@ fn main() -> ExitCode {
     let mut config = match cli.command {
         Some(Command::Token(args)) => return print_token(&args),
         Some(Command::Config(ConfigCommand::Check { path })) => return check_config(&path),
+        Some(Command::Publish(args)) => match args.into_config() {
+            Ok(config) => config,
+            Err(e) => return fail(&e),
+        },
         None => cli.config,
     };
     if let Err(e) = config.load_secret() {

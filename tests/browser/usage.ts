@@ -27,6 +27,8 @@ const options: MarketClientOptions = {
 };
 const client = new MarketClient("ws://127.0.0.1:8080/ws/market", options);
 new MarketClient("ws://127.0.0.1:8080/ws/market");
+// The edges of one publisher: failover among them.
+new MarketClient(["ws://10.0.0.1:8080/ws/market", "ws://10.0.0.2:8080/ws/market"], options);
 
 client.onSnapshot((snap: MarketSnapshot) => {
   const seq: number = snap.seq;
@@ -70,6 +72,8 @@ client.onSnapshot((s: StatusEvent) => s);
 const bad: ConnectionState = "connected";
 // @ts-expect-error: options are numbers
 new MarketClient("ws://x", { initialDelayMs: "500" });
+// @ts-expect-error: URLs are strings
+new MarketClient([1, 2]);
 // @ts-expect-error: the getter is read-only
 client.state = "open";
 void bad;

@@ -8,11 +8,12 @@ use std::rc::Rc;
 use js_sys::{Function, Object};
 use wasm_bindgen::prelude::*;
 
+use crate::connection::ServerList;
 use crate::connection::{Input, Machine};
 use crate::driver::{dispatch, online, page_listeners, Inner, Listeners, Shared};
 use crate::gaps::GapTracker;
 use crate::js::status_object;
-use crate::options::{check_url, parse_options, token_option};
+use crate::options::{parse_options, token_option, urls_argument};
 
 // The wire types, generated from marketfeed-protocol by tests/typescript.rs.
 #[wasm_bindgen(typescript_custom_section)]
@@ -42,19 +43,24 @@ pub struct MarketClient {
 
 #[wasm_bindgen]
 impl MarketClient {
-    /// Starts connecting to `url` (absolute `ws://` or `wss://`).
+    /// Starts connecting to `url` (absolute `ws://` or `wss://`), or to one
+    /// of several: given an array (the edges of one publisher), the first
+    /// attempt goes to one drawn at random and each reconnect to the next.
     ///
-    /// Throws when the URL or an option is invalid.
+    /// Throws when a URL or an option is invalid.
     #[wasm_bindgen(constructor)]
-    pub fn new(url: String, options: Option<MarketClientOptions>) -> Result<MarketClient, JsError> {
-        check_url(&url)?;
+    pub fn new(
+        #[wasm_bindgen(unchecked_param_type = "string | string[]")] url: JsValue,
+        options: Option<MarketClientOptions>,
+    ) -> Result<MarketClient, JsError> {
+        let urls = ServerList::new(urls_argument(&url)?, js_sys::Math::random());
         let options: JsValue = options.map_or(JsValue::UNDEFINED, Into::into);
         let (backoff, timing) = parse_options(&options)?;
         let token = token_option(&options)?;
         let machine = Machine::new(backoff, timing).map_err(|e| JsError::new(&e.to_string()))?;
         let shared = Rc::new(Shared {
             inner: RefCell::new(Inner {
-                url,
+                urls,
                 token,
                 attempt: 0,
                 machine,

@@ -573,6 +573,42 @@ impl Machine {
     }
 }
 
+/// The servers a client may connect to, tried in turn: the first attempt
+/// goes to one drawn at random (so clients spread over the edges), every
+/// later attempt to the next one (a server that failed or went away is
+/// not tried again before the others). With one URL, always that one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerList {
+    urls: Vec<String>,
+    next: usize,
+}
+
+impl ServerList {
+    /// `urls` (at least one), starting at the one `random` (in `[0, 1)`)
+    /// picks.
+    pub fn new(urls: Vec<String>, random: f64) -> Self {
+        let n = urls.len().max(1);
+        // Truncation is the point: [0, 1) onto 0..n.
+        let next = ((random.clamp(0.0, 1.0) * n as f64) as usize).min(n - 1);
+        Self { urls, next }
+    }
+
+    /// The URL for the next connect attempt; the one after it is next.
+    pub fn next_url(&mut self) -> &str {
+        let i = self.next;
+        self.next = (i + 1) % self.urls.len().max(1);
+        self.urls.get(i).map_or("", String::as_str)
+    }
+
+    /// The URL of the last attempt.
+    pub fn current(&self) -> &str {
+        let n = self.urls.len().max(1);
+        self.urls
+            .get((self.next + n - 1) % n)
+            .map_or("", String::as_str)
+    }
+}
+
 /// `url` with its `token` query parameter set to `encoded_token` (already
 /// URI-encoded), replacing any `token` the URL carried.
 pub fn url_with_token(url: &str, encoded_token: &str) -> String {
@@ -591,6 +627,31 @@ mod tests {
     use super::*;
     use wasm_bindgen_test::wasm_bindgen_test;
     use Action::*;
+
+    fn urls(n: usize) -> Vec<String> {
+        (0..n).map(|i| format!("ws://edge{i}/ws/market")).collect()
+    }
+
+    #[wasm_bindgen_test(unsupported = test)]
+    fn servers_are_tried_in_turn_from_a_random_start() {
+        let mut list = ServerList::new(urls(3), 0.5);
+        assert_eq!(list.next_url(), "ws://edge1/ws/market");
+        assert_eq!(list.current(), "ws://edge1/ws/market");
+        assert_eq!(list.next_url(), "ws://edge2/ws/market");
+        assert_eq!(list.next_url(), "ws://edge0/ws/market");
+        assert_eq!(list.next_url(), "ws://edge1/ws/market");
+        assert_eq!(
+            ServerList::new(urls(3), 0.0).next_url(),
+            "ws://edge0/ws/market"
+        );
+        assert_eq!(
+            ServerList::new(urls(3), 0.999_999).next_url(),
+            "ws://edge2/ws/market"
+        );
+        let mut one = ServerList::new(urls(1), 0.7);
+        assert_eq!(one.next_url(), "ws://edge0/ws/market");
+        assert_eq!(one.next_url(), "ws://edge0/ws/market");
+    }
 
     fn machine() -> Machine {
         Machine::new(BackoffConfig::default(), Timing::default()).expect("valid defaults")

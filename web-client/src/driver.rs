@@ -24,7 +24,9 @@ use js_sys::{Function, Object};
 use marketfeed_protocol::{ClientMessage, CloseCode};
 use wasm_bindgen::prelude::*;
 
-use crate::connection::{url_with_token, Action, ConnectionState, Input, Machine, MAX_TIMER_MS};
+use crate::connection::{
+    url_with_token, Action, ConnectionState, Input, Machine, ServerList, MAX_TIMER_MS,
+};
 use crate::gaps::GapTracker;
 use crate::js::{js_error_message, message_text, status_object};
 use crate::messages::on_text;
@@ -75,7 +77,8 @@ pub(crate) enum Event {
 }
 
 pub(crate) struct Inner {
-    pub(crate) url: String,
+    /// The servers to connect to, in turn.
+    pub(crate) urls: ServerList,
     pub(crate) token: TokenSource,
     /// Counts connect attempts, so a late `getToken` result for an
     /// abandoned attempt is ignored.
@@ -235,9 +238,10 @@ impl Inner {
                 self.gaps.resync();
                 self.socket = None;
                 self.attempt += 1;
+                let url = self.urls.next_url().to_owned();
                 let url = match &self.token {
-                    TokenSource::None => self.url.clone(),
-                    TokenSource::Fixed(token) => with_token(&self.url, token),
+                    TokenSource::None => url,
+                    TokenSource::Fixed(token) => with_token(&url, token),
                     TokenSource::Callback(get_token) => {
                         // User code: called once the borrow is released.
                         events.push(Event::FetchToken {
@@ -368,7 +372,7 @@ async fn connect_with_fetched_token(
         }
         match result.map(|v| v.as_string().filter(|t| !t.is_empty())) {
             Ok(Some(token)) => {
-                let url = with_token(&inner.url, &token);
+                let url = with_token(inner.urls.current(), &token);
                 if inner.open_socket(&url, &weak) {
                     None
                 } else {

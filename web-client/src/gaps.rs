@@ -6,6 +6,13 @@
 //! jump is a *gap* and is counted. The first snapshot of a new connection is
 //! a *resync*: it carries the full state, and the server may have restarted
 //! with a new numbering, so a jump across a reconnect is not a gap.
+//!
+//! `hello` names the stream (its `epoch`). A connection to another server
+//! of the same epoch — another edge behind the same publisher — continues
+//! the numbering: its first snapshot is still a resync (no gap is counted
+//! for ticks missed while away) but a `seq` below the last one seen is
+//! out of date and dropped, so `seq` never goes back. A new epoch is a new
+//! stream: the numbering starts over, with no gap counted.
 
 use serde::Serialize;
 
@@ -49,6 +56,10 @@ pub struct GapEvent {
 pub struct GapTracker {
     last_seq: Option<u64>,
     in_sync: bool,
+    /// The stream of `last_seq` (0: unknown).
+    epoch: u64,
+    /// The current connection's stream is the one of `last_seq`.
+    same_stream: bool,
     gap_count: u64,
     missed: u64,
 }
@@ -64,11 +75,21 @@ impl GapTracker {
         self.in_sync = false;
     }
 
+    /// Records the server's `hello`: its `epoch` says whether the numbering
+    /// continues (the same, known epoch) or starts over; the next snapshot
+    /// resyncs either way.
+    pub fn hello(&mut self, epoch: u64) {
+        self.same_stream = epoch != 0 && epoch == self.epoch;
+        self.epoch = epoch;
+        self.in_sync = false;
+    }
+
     /// Records a received `seq` and classifies it. A stale `seq` is not
     /// recorded.
     pub fn observe(&mut self, seq: u64) -> SeqOutcome {
         let outcome = match (self.in_sync, self.last_seq) {
             (true, Some(last)) if seq <= last => return SeqOutcome::Stale,
+            (false, Some(last)) if self.same_stream && seq < last => return SeqOutcome::Stale,
             (true, Some(last)) if seq == last + 1 => SeqOutcome::InOrder,
             (true, Some(last)) => {
                 let missed = seq - last - 1;
@@ -151,6 +172,51 @@ mod tests {
         assert_eq!(t.observe(3), SeqOutcome::Stale);
         assert_eq!(t.last_seq(), Some(10));
         assert_eq!(t.observe(11), SeqOutcome::InOrder);
+    }
+
+    #[wasm_bindgen_test(unsupported = test)]
+    fn another_edge_of_the_same_epoch_continues_without_regression_or_gap() {
+        let mut t = GapTracker::new();
+        t.hello(7);
+        assert_eq!(t.observe(100), SeqOutcome::Resync);
+        assert_eq!(t.observe(101), SeqOutcome::InOrder);
+        // Failover to another edge of epoch 7, which is a tick behind.
+        t.resync();
+        t.hello(7);
+        assert_eq!(t.observe(100), SeqOutcome::Stale);
+        assert_eq!(t.last_seq(), Some(101));
+        assert_eq!(t.observe(101), SeqOutcome::Resync);
+        assert_eq!(t.observe(102), SeqOutcome::InOrder);
+        // Or ahead: a resync, no gap for the ticks missed while away.
+        t.resync();
+        t.hello(7);
+        assert_eq!(t.observe(110), SeqOutcome::Resync);
+        assert_eq!(t.observe(111), SeqOutcome::InOrder);
+        assert_eq!(t.gap_count(), 0);
+    }
+
+    #[wasm_bindgen_test(unsupported = test)]
+    fn a_new_epoch_starts_the_numbering_over_without_a_gap() {
+        let mut t = GapTracker::new();
+        t.hello(7);
+        t.observe(500);
+        // Mid-connection: the edge greets again with the new stream.
+        t.hello(8);
+        assert_eq!(t.observe(1), SeqOutcome::Resync);
+        assert_eq!(t.observe(2), SeqOutcome::InOrder);
+        // Across a reconnect as well.
+        t.resync();
+        t.hello(9);
+        assert_eq!(t.observe(1), SeqOutcome::Resync);
+        assert_eq!(t.gap_count(), 0);
+        assert_eq!(t.last_seq(), Some(1));
+        // A server that names no epoch is never taken for the same stream.
+        t.resync();
+        t.hello(0);
+        assert_eq!(t.observe(1), SeqOutcome::Resync);
+        t.resync();
+        t.hello(0);
+        assert_eq!(t.observe(1), SeqOutcome::Resync);
     }
 
     #[wasm_bindgen_test(unsupported = test)]

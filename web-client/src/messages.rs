@@ -28,7 +28,10 @@ pub(crate) fn on_text(shared: &Rc<Shared>, text: &str) {
                     protocol_version: hello.protocol_version,
                     heartbeat_interval_ms: hello.heartbeat_interval_ms,
                 }),
-                |_, events| events.push(Event::Hello(value)),
+                |inner, events| {
+                    inner.gaps.hello(hello.epoch);
+                    events.push(Event::Hello(value));
+                },
             ),
             Err(e) => {
                 web_sys::console::warn_1(&format!("marketfeed: invalid hello: {e}").into());

@@ -98,6 +98,33 @@ pub(crate) fn parse_options(options: &JsValue) -> Result<(BackoffConfig, Timing)
     Ok((backoff, timing))
 }
 
+/// The constructor's first argument: one URL, or a non-empty array of
+/// them (an edge set to fail over among), each checked.
+pub(crate) fn urls_argument(value: &JsValue) -> Result<Vec<String>, JsError> {
+    let urls: Vec<String> = if let Some(url) = value.as_string() {
+        vec![url]
+    } else if js_sys::Array::is_array(value) {
+        js_sys::Array::from(value)
+            .iter()
+            .map(|v| {
+                v.as_string()
+                    .ok_or_else(|| JsError::new("every URL in the list must be a string"))
+            })
+            .collect::<Result<_, _>>()?
+    } else {
+        return Err(JsError::new(
+            "MarketClient needs a ws:// URL or an array of them",
+        ));
+    };
+    if urls.is_empty() {
+        return Err(JsError::new("MarketClient needs at least one URL"));
+    }
+    for url in &urls {
+        check_url(url)?;
+    }
+    Ok(urls)
+}
+
 pub(crate) fn check_url(url: &str) -> Result<(), JsError> {
     let lower = url.to_ascii_lowercase();
     let rest = lower

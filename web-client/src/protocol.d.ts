@@ -303,7 +303,18 @@ symbols: Array<string>,
  * speaks ([`Subprotocol::name`]); `marketfeed.v1.json` when the client
  * offered none. Reads as that when absent (servers before v2).
  */
-format: string, };
+format: string, 
+/**
+ * The stream this connection's `seq` numbers belong to: unix
+ * microseconds of the sequencer's start (a single node's own start,
+ * or the publisher's behind a set of edges). Two servers announcing
+ * the same epoch number the same ticks alike, so a client moving
+ * between them keeps its `seq`; a new epoch is a new stream (`seq`
+ * may start over). A server may send `hello` again on an open
+ * connection when the epoch changes. 0 (absent on the wire) means
+ * unknown: an older server, or an edge before its first tick.
+ */
+epoch?: number, };
 
 export type ErrorCode = "malformedMessage" | "unknownMessageType" | "invalidMessage" | "unsupported" | "unsupportedData" | "unknownSymbol" | "tooManySymbols" | "unknown";
 

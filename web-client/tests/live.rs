@@ -27,6 +27,10 @@ wasm_bindgen_test_configure!(run_in_browser);
 
 const WS_URL: Option<&str> = option_env!("MARKETFEED_WS_URL");
 const CONTROL_URL: Option<&str> = option_env!("MARKETFEED_CONTROL_URL");
+// The cluster under tests/browser/cluster.mjs: its edges' URLs (comma
+// separated) and its control API.
+const CLUSTER_WS_URLS: Option<&str> = option_env!("MARKETFEED_CLUSTER_WS_URLS");
+const CLUSTER_CONTROL_URL: Option<&str> = option_env!("MARKETFEED_CLUSTER_CONTROL_URL");
 
 fn urls() -> Option<(&'static str, &'static str)> {
     match (WS_URL, CONTROL_URL) {
@@ -68,6 +72,11 @@ fn now() -> f64 {
 /// Calls the supervisor; panics unless it answers 200.
 async fn control(path: &str) -> JsValue {
     let (_, base) = urls().expect("checked by the caller");
+    control_at(base, path).await
+}
+
+/// Calls the control API at `base`; panics unless it answers 200.
+async fn control_at(base: &str, path: &str) -> JsValue {
     let window = web_sys::window().expect("a window");
     let url = format!("{base}{path}");
     let response: web_sys::Response = JsFuture::from(window.fetch_with_str(&url))
@@ -117,7 +126,12 @@ fn state_of(status: &JsValue) -> String {
 
 impl Harness {
     fn new(url: &str, opts: &[(&str, f64)]) -> Self {
-        let client = MarketClient::new(url.to_owned(), Some(options(opts).unchecked_into()))
+        Self::with_urls(JsValue::from(url.to_owned()), opts)
+    }
+
+    /// A client of `urls` (one string, or an array of them).
+    fn with_urls(urls: JsValue, opts: &[(&str, f64)]) -> Self {
+        let client = MarketClient::new(urls, Some(options(opts).unchecked_into()))
             .unwrap_or_else(|_| panic!("valid client options {opts:?}"));
         let log = Rc::new(RefCell::new(Log::default()));
         let status = {
@@ -272,6 +286,154 @@ async fn server_restart_goes_open_reconnecting_open() {
 }
 
 #[wasm_bindgen_test]
+async fn several_urls_fail_over_to_a_live_one_and_a_new_epoch_resyncs_without_a_gap() {
+    let Some((url, _)) = urls() else { return };
+    let _server = lock_server().await;
+    // Nothing listens on port 9: an attempt there fails at once, and the
+    // client must go on to the next URL (whichever one it starts with).
+    let dead = "ws://127.0.0.1:9/ws/market";
+    let list = js_sys::Array::of2(&JsValue::from_str(dead), &JsValue::from_str(url));
+    let started = now();
+    let h = Harness::with_urls(
+        list.into(),
+        &[("initialDelayMs", 100.0), ("maxDelayMs", 300.0)],
+    );
+    let epochs = Rc::new(RefCell::new(Vec::<f64>::new()));
+    let on_hello = {
+        let epochs = epochs.clone();
+        Closure::<dyn FnMut(JsValue)>::new(move |hello: JsValue| {
+            epochs
+                .borrow_mut()
+                .push(get(&hello, "epoch").as_f64().unwrap_or(0.0));
+        })
+    };
+    h.client
+        .on_hello(on_hello.as_ref().unchecked_ref::<Function>().clone());
+    h.wait_open_with_snapshots(0, 10_000.0).await;
+    // One failed attempt at most, then the next URL after ≤ 300 ms.
+    assert!(
+        now() - started < 3_000.0,
+        "open after {} ms",
+        now() - started
+    );
+    // A restarted single node is a new stream: new epoch, numbering anew.
+    let seen = h.snapshot_count();
+    control("/restart?downMs=300").await;
+    h.wait_open_with_snapshots(seen + 2, 10_000.0).await;
+    let epochs = epochs.borrow().clone();
+    assert!(epochs.len() >= 2, "{epochs:?}");
+    assert!(epochs[0] > 0.0, "hello names the stream");
+    assert!(epochs[epochs.len() - 1] > epochs[0], "{epochs:?}");
+    assert_eq!(h.client.gap_count(), 0.0, "a new epoch is no gap");
+    h.client.close();
+    drop(on_hello);
+}
+
+#[wasm_bindgen_test]
+async fn a_killed_edge_moves_its_client_to_the_other_and_a_new_publisher_is_a_new_stream() {
+    let (Some(ws_urls), Some(ctl)) = (CLUSTER_WS_URLS, CLUSTER_CONTROL_URL) else {
+        console_log!("SKIPPED: MARKETFEED_CLUSTER_WS_URLS not set (run scripts/test-browser.sh)");
+        return;
+    };
+    let list = js_sys::Array::new();
+    for url in ws_urls.split(',') {
+        list.push(&JsValue::from_str(url));
+    }
+    let h = Harness::with_urls(
+        list.into(),
+        &[("initialDelayMs", 200.0), ("maxDelayMs", 1_000.0)],
+    );
+    let epochs = Rc::new(RefCell::new(Vec::<f64>::new()));
+    let on_hello = {
+        let epochs = epochs.clone();
+        Closure::<dyn FnMut(JsValue)>::new(move |hello: JsValue| {
+            epochs
+                .borrow_mut()
+                .push(get(&hello, "epoch").as_f64().unwrap_or(0.0));
+        })
+    };
+    h.client
+        .on_hello(on_hello.as_ref().unchecked_ref::<Function>().clone());
+    h.wait_open_with_snapshots(2, 10_000.0).await;
+    let seqs = |h: &Harness| -> Vec<f64> {
+        h.log
+            .borrow()
+            .snapshots
+            .iter()
+            .map(|(_, s)| get(s, "seq").as_f64().expect("seq"))
+            .collect()
+    };
+
+    // kill -9 the edge the client is on: it goes to the other edge.
+    let killed = control_at(ctl, "/kill-busy-edge").await;
+    let killed_at = get(&killed, "at").as_f64().expect("at");
+    let killed: Vec<f64> = js_sys::Array::from(&get(&killed, "killed"))
+        .iter()
+        .filter_map(|v| v.as_f64())
+        .collect();
+    assert_eq!(killed.len(), 1, "the client was on one edge");
+    let seen = h.snapshot_count();
+    h.wait_open_with_snapshots(seen + 2, 10_000.0).await;
+    let moved_after = h.log.borrow().snapshots[seen].0 - killed_at;
+    console_log!("edge killed → first snapshot from the other edge: {moved_after} ms");
+    // The dead edge refuses at once; the retry is drawn from [0, 200) ms
+    // or, after a failed try of the dead edge, [0, 400) ms.
+    assert!(moved_after < 3_000.0, "{moved_after} ms");
+    let before = seqs(&h);
+    assert!(
+        before.windows(2).all(|w| w[1] >= w[0]),
+        "seq never goes back: {before:?}"
+    );
+    {
+        let epochs = epochs.borrow();
+        assert!(epochs.len() >= 2 && epochs[0] > 0.0, "{epochs:?}");
+        assert!(
+            epochs.iter().all(|&e| e == epochs[0]),
+            "same stream: {epochs:?}"
+        );
+    }
+    assert_eq!(h.client.gap_count(), 0.0, "no gap for the move");
+
+    // A new publisher: the edge greets again with a new epoch, and the
+    // client follows the new numbering without counting a gap.
+    control_at(ctl, "/kill-publisher").await;
+    control_at(ctl, "/start-publisher").await;
+    let old_epoch = epochs.borrow()[0];
+    let statuses = h.states().len();
+    let from = h.snapshot_count();
+    let top = seqs(&h).iter().copied().fold(0.0, f64::max);
+    // The new stream numbers from 1: its snapshots are below every seq of
+    // the old one, and must still reach the app, in order.
+    let renumbered = |h: &Harness| -> Vec<f64> {
+        seqs(h)[from..]
+            .iter()
+            .copied()
+            .filter(|&s| s < top)
+            .collect()
+    };
+    h.wait("three snapshots of the new stream", 15_000.0, |h| {
+        epochs.borrow().iter().any(|&e| e > old_epoch) && renumbered(h).len() >= 3
+    })
+    .await;
+    let fresh = renumbered(&h);
+    assert!(fresh.windows(2).all(|w| w[1] == w[0] + 1.0), "{fresh:?}");
+    assert_eq!(
+        h.states()[statuses..]
+            .iter()
+            .filter(|s| *s != "open")
+            .count(),
+        0,
+        "followed on the same connection: {:?}",
+        h.states()
+    );
+    assert_eq!(h.client.gap_count(), 0.0, "a new epoch is no gap");
+    assert_eq!(h.client.state(), "open");
+    h.client.close();
+    drop(on_hello);
+    control_at(ctl, &format!("/start-edge?i={}", killed[0])).await;
+}
+
+#[wasm_bindgen_test]
 async fn attempt_spacing_grows_within_jitter_bounds_while_down() {
     let Some((url, _)) = urls() else { return };
     let _server = lock_server().await;
@@ -411,7 +573,10 @@ async fn a_silent_server_triggers_the_liveness_reconnect() {
 #[wasm_bindgen_test]
 async fn invalid_arguments_throw() {
     for bad in ["http://127.0.0.1/", "ws://", "/ws/market", ""] {
-        assert!(MarketClient::new(bad.to_owned(), None).is_err(), "{bad:?}");
+        assert!(
+            MarketClient::new(JsValue::from(bad.to_owned()), None).is_err(),
+            "{bad:?}"
+        );
     }
     for (key, value) in [
         ("initialDelayMs", -1.0),
@@ -421,7 +586,11 @@ async fn invalid_arguments_throw() {
     ] {
         let opts: JsValue = options(&[(key, value)]);
         assert!(
-            MarketClient::new("ws://127.0.0.1:9/".to_owned(), Some(opts.unchecked_into())).is_err(),
+            MarketClient::new(
+                JsValue::from("ws://127.0.0.1:9/".to_owned()),
+                Some(opts.unchecked_into())
+            )
+            .is_err(),
             "{key} = {value}"
         );
     }
@@ -537,7 +706,8 @@ async fn get_token_may_use_the_client_before_its_first_await() {
         &[("initialDelayMs", 100.0), ("maxDelayMs", 300.0)],
         &get_token,
     );
-    let client = MarketClient::new(url.to_owned(), Some(opts.unchecked_into())).expect("valid");
+    let client = MarketClient::new(JsValue::from(url.to_owned()), Some(opts.unchecked_into()))
+        .expect("valid");
     let errors: Rc<RefCell<Vec<String>>> = Rc::default();
     let on_status = {
         let errors = errors.clone();
@@ -612,7 +782,8 @@ async fn close_from_inside_get_token_stops_for_good() {
         &[("initialDelayMs", 20.0), ("maxDelayMs", 50.0)],
         &get_token,
     );
-    let client = MarketClient::new(failing_url(url), Some(opts.unchecked_into())).expect("valid");
+    let client = MarketClient::new(JsValue::from(failing_url(url)), Some(opts.unchecked_into()))
+        .expect("valid");
     assert!(cell.set(client).is_ok());
     let client = cell.get().expect("set");
     let start = now();
@@ -652,7 +823,7 @@ async fn close_from_inside_a_listener_stops_for_good() {
     let on_hello = listener("");
     let on_snapshot = listener("snapshot");
     let on_snapshot_2 = listener("");
-    let client = MarketClient::new(url.to_owned(), None).expect("valid");
+    let client = MarketClient::new(JsValue::from(url.to_owned()), None).expect("valid");
     assert!(cell.set(client).is_ok());
     let client = cell.get().expect("set");
     let f = |l: &Closure<dyn FnMut(JsValue)>| l.as_ref().unchecked_ref::<Function>().clone();
@@ -696,14 +867,16 @@ async fn options_a_browser_timer_cannot_wait_are_refused() {
         "probeTimeoutMs",
     ] {
         let opts: JsValue = options(&[(key, too_long)]);
-        let err =
-            match MarketClient::new("ws://127.0.0.1:9/".to_owned(), Some(opts.unchecked_into())) {
-                Ok(client) => {
-                    client.close();
-                    panic!("{key} = {too_long} was accepted")
-                }
-                Err(e) => JsValue::from(e),
-            };
+        let err = match MarketClient::new(
+            JsValue::from("ws://127.0.0.1:9/".to_owned()),
+            Some(opts.unchecked_into()),
+        ) {
+            Ok(client) => {
+                client.close();
+                panic!("{key} = {too_long} was accepted")
+            }
+            Err(e) => JsValue::from(e),
+        };
         let message = get(&err, "message").as_string().unwrap_or_default();
         assert!(
             message.contains(key) && message.contains("2147483647"),
@@ -712,8 +885,11 @@ async fn options_a_browser_timer_cannot_wait_are_refused() {
     }
     // The longest delay a timer can wait is accepted.
     let opts: JsValue = options(&[("pingIntervalMs", 2_147_483_647.0)]);
-    let client = MarketClient::new("ws://127.0.0.1:9/".to_owned(), Some(opts.unchecked_into()))
-        .expect("2^31 - 1 ms is schedulable");
+    let client = MarketClient::new(
+        JsValue::from("ws://127.0.0.1:9/".to_owned()),
+        Some(opts.unchecked_into()),
+    )
+    .expect("2^31 - 1 ms is schedulable");
     client.close();
 }
 

@@ -140,33 +140,48 @@ pub(crate) fn message(msg: &ServerMessage) -> Bytes {
 }
 
 /// The `hello` frames every new client gets first, one per format (they
-/// differ only in `format`), encoded once per symbol universe: the ticker
-/// refreshes them when the published symbols change (a live feed declares
-/// its universe with its first `snapshot` line and may change it later),
-/// and the upgrade hands out the current one of the connection's format.
+/// differ only in `format`), encoded once per symbol universe and stream
+/// epoch: the ticker refreshes them when the published symbols change (a
+/// live feed declares its universe with its first `snapshot` line and may
+/// change it later), an edge when it hears a new epoch, and the upgrade
+/// hands out the current one of the connection's format.
 #[derive(Debug, Clone)]
 pub(crate) struct Greeting {
-    inner: Arc<Mutex<(Vec<String>, [Bytes; 3])>>,
+    inner: Arc<Mutex<Said>>,
     heartbeat_interval_ms: u64,
     tick_interval_ms: u64,
 }
 
+/// What the greeting says now, and its frames in [`Subprotocol::ALL`]
+/// order.
+#[derive(Debug)]
+struct Said {
+    symbols: Vec<String>,
+    epoch: u64,
+    frames: [Bytes; 3],
+}
+
 impl Greeting {
-    /// The greeting for `symbols`.
+    /// The greeting for `symbols` in stream `epoch` (0: not known yet).
     pub(crate) fn new(
         heartbeat_interval_ms: u64,
         tick_interval_ms: u64,
         symbols: Vec<String>,
+        epoch: u64,
     ) -> Self {
-        let frames = hellos(heartbeat_interval_ms, tick_interval_ms, &symbols);
+        let frames = hellos(heartbeat_interval_ms, tick_interval_ms, &symbols, epoch);
         Self {
-            inner: Arc::new(Mutex::new((symbols, frames))),
+            inner: Arc::new(Mutex::new(Said {
+                symbols,
+                epoch,
+                frames,
+            })),
             heartbeat_interval_ms,
             tick_interval_ms,
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, (Vec<String>, [Bytes; 3])> {
+    fn lock(&self) -> MutexGuard<'_, Said> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -176,14 +191,32 @@ impl Greeting {
             .iter()
             .position(|&f| f == format)
             .unwrap_or(0);
-        self.lock().1[at].clone()
+        self.lock().frames[at].clone()
+    }
+
+    /// Moves the greeting to stream `epoch` (an edge that heard a new
+    /// publisher); [`Greeting::frame`] then gives the new frames, for the
+    /// clients already connected as for new ones.
+    pub(crate) fn set_epoch(&self, epoch: u64) {
+        let mut current = self.lock();
+        current.epoch = epoch;
+        current.frames = hellos(
+            self.heartbeat_interval_ms,
+            self.tick_interval_ms,
+            &current.symbols,
+            epoch,
+        );
     }
 
     /// Re-encodes the greeting when `symbols` differ from its own.
     pub(crate) fn follow<'a>(&self, symbols: impl ExactSizeIterator<Item = &'a str> + Clone) {
         let mut current = self.lock();
-        if current.0.len() == symbols.len()
-            && current.0.iter().map(String::as_str).eq(symbols.clone())
+        if current.symbols.len() == symbols.len()
+            && current
+                .symbols
+                .iter()
+                .map(String::as_str)
+                .eq(symbols.clone())
         {
             return;
         }
@@ -192,12 +225,22 @@ impl Greeting {
             symbols = symbols.len(),
             "symbol universe changed; new clients get the new one"
         );
-        let frames = hellos(self.heartbeat_interval_ms, self.tick_interval_ms, &symbols);
-        *current = (symbols, frames);
+        current.frames = hellos(
+            self.heartbeat_interval_ms,
+            self.tick_interval_ms,
+            &symbols,
+            current.epoch,
+        );
+        current.symbols = symbols;
     }
 }
 
-fn hellos(heartbeat_interval_ms: u64, tick_interval_ms: u64, symbols: &[String]) -> [Bytes; 3] {
+fn hellos(
+    heartbeat_interval_ms: u64,
+    tick_interval_ms: u64,
+    symbols: &[String],
+    epoch: u64,
+) -> [Bytes; 3] {
     Subprotocol::ALL.map(|format| {
         message(&ServerMessage::Hello(Hello {
             protocol_version: PROTOCOL_VERSION,
@@ -205,6 +248,7 @@ fn hellos(heartbeat_interval_ms: u64, tick_interval_ms: u64, symbols: &[String])
             tick_interval_ms,
             symbols: symbols.to_vec(),
             format: format.name().to_owned(),
+            epoch,
         }))
     })
 }

@@ -438,6 +438,21 @@ impl Hub {
         c.fanned_out(started.elapsed());
     }
 
+    /// A new stream (epoch) begins: every client is queued its format's
+    /// `hello` from `hello`, in order with the frames offered before and
+    /// after it, and the next tick goes out as a keyframe to every v2
+    /// client whatever `seq` it carries (a new stream numbers its ticks
+    /// afresh, so the old chain cannot continue).
+    pub fn new_stream(&self, hello: impl Fn(Subprotocol) -> Bytes) {
+        let mut reg = self.registry();
+        reg.latest = None;
+        reg.keyframes.clear();
+        for e in reg.clients.values() {
+            e.client.send_control(hello(e.audience.format));
+            e.client.restart_chain();
+        }
+    }
+
     /// Pings every client, and asks those silent for longer than `limit`
     /// to close with [`CloseCode::HEARTBEAT_TIMEOUT`]. Returns how many it closed.
     pub fn heartbeat(&self, send_ping: bool, limit: Duration) -> usize {

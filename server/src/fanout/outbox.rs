@@ -270,6 +270,12 @@ impl Client {
         encoded.for_client(self.deflate).clone()
     }
 
+    /// Forgets where the client's v2 chain stands: the next keyframe
+    /// offered is taken whatever its `seq` (a new stream).
+    pub(crate) fn restart_chain(&self) {
+        self.outbox().chain = None;
+    }
+
     /// Starts a new subscription generation: frames offered for the
     /// previous one are ignored from now on.
     pub(crate) fn next_generation(&self) -> u64 {

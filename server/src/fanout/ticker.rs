@@ -27,6 +27,9 @@ pub struct TickerConfig {
     pub greeting: Greeting,
     /// Where the feed's health is published for readiness and metrics.
     pub status: FeedStatus,
+    /// A publisher's link to its edges: every stamped snapshot is offered
+    /// to it too.
+    pub outlet: Option<crate::cluster::publisher::Outlet>,
 }
 
 /// Takes the feed's snapshot at the source's cadence (the tick interval,
@@ -88,10 +91,23 @@ pub async fn run_ticker(
 }
 
 fn publish(hub: &Hub, config: &mut TickerConfig, snapshot: MarketSnapshot) {
-    config
-        .greeting
-        .follow(snapshot.quotes.iter().map(|q| q.symbol.as_str()));
-    if let Some(recorder) = config.recorder.as_mut() {
+    if let Some(outlet) = &config.outlet {
+        outlet.offer(&snapshot);
+    }
+    deliver(hub, &config.greeting, config.recorder.as_mut(), snapshot);
+}
+
+/// Hands one stamped snapshot to the node's clients: keeps the greeting
+/// in step with its symbols, records it when asked, publishes it to the
+/// hub. The same on a single node, a publisher and an edge.
+pub(crate) fn deliver(
+    hub: &Hub,
+    greeting: &Greeting,
+    recorder: Option<&mut Recorder>,
+    snapshot: MarketSnapshot,
+) {
+    greeting.follow(snapshot.quotes.iter().map(|q| q.symbol.as_str()));
+    if let Some(recorder) = recorder {
         recorder.record(&snapshot);
     }
     hub.publish(snapshot);
@@ -113,7 +129,7 @@ fn is_stale(
             .is_some_and(|age| age >= stale_after)
 }
 
-fn log_transition(was: (bool, bool), now: (bool, bool), report: &FeedReport) {
+pub(crate) fn log_transition(was: (bool, bool), now: (bool, bool), report: &FeedReport) {
     let age = report.since_last_update.map(|d| format!("{d:.1?}"));
     match (was.0, now.0) {
         (false, true) => tracing::warn!(

@@ -13,6 +13,9 @@
 //!   an [`ingest::LiveMarket`] that the ticker samples ([`source::StdinFeed`]).
 //! * `replay:PATH`: a file that `--record` wrote ([`replay`],
 //!   [`source::ReplayFeed`]).
+//! * `nats://HOST:PORT[/SUBJECT]`: an edge — no source here at all; the
+//!   ticks arrive already stamped from a publisher through NATS and are
+//!   fanned out as they come (the server's `cluster` module).
 
 pub mod ingest;
 pub mod market;
@@ -100,7 +103,56 @@ pub enum FeedSpec {
     Stdin,
     /// A recorded file.
     Replay(PathBuf),
+    /// Stamped ticks from a publisher, through NATS (an edge).
+    Nats(BusTarget),
 }
+
+/// Where ticks go to (`publish --nats URL --subject S`) or come from
+/// (`--feed nats://HOST:PORT/SUBJECT`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BusTarget {
+    /// The NATS server, `nats://HOST:PORT`.
+    pub url: String,
+    /// The subject the ticks travel on.
+    pub subject: String,
+}
+
+impl BusTarget {
+    /// `nats://HOST:PORT[/SUBJECT]`; the subject defaults to
+    /// [`DEFAULT_SUBJECT`].
+    pub fn parse_feed(s: &str) -> Result<Self, String> {
+        let rest = s
+            .strip_prefix("nats://")
+            .ok_or_else(|| format!("{s:?} is not a nats:// URL"))?;
+        let (host, subject) = match rest.split_once('/') {
+            Some((host, "")) => (host, DEFAULT_SUBJECT),
+            Some((host, subject)) => (host, subject),
+            None => (rest, DEFAULT_SUBJECT),
+        };
+        if host.is_empty() {
+            return Err("nats:// needs a host, e.g. nats://127.0.0.1:4222".into());
+        }
+        Self::new(format!("nats://{host}"), subject.to_owned())
+    }
+
+    /// A target, with the subject checked: NATS tokens separated by dots,
+    /// no spaces, no wildcards (an edge subscribes to exactly one).
+    pub fn new(url: String, subject: String) -> Result<Self, String> {
+        let valid = !subject.is_empty()
+            && subject
+                .split('.')
+                .all(|t| !t.is_empty() && !t.contains(['*', '>', ' ', '\t']));
+        if !valid {
+            return Err(format!(
+                "subject {subject:?}: dot-separated tokens, no spaces or wildcards"
+            ));
+        }
+        Ok(Self { url, subject })
+    }
+}
+
+/// The subject ticks travel on unless one is named.
+pub const DEFAULT_SUBJECT: &str = "marketfeed.ticks";
 
 impl FromStr for FeedSpec {
     type Err = String;
@@ -112,8 +164,9 @@ impl FromStr for FeedSpec {
             _ => match s.strip_prefix("replay:") {
                 Some("") => Err("replay: needs a file, e.g. replay:day.jsonl".into()),
                 Some(path) => Ok(Self::Replay(PathBuf::from(path))),
+                None if s.starts_with("nats://") => BusTarget::parse_feed(s).map(Self::Nats),
                 None => Err(format!(
-                    "unknown feed {s:?}: simulator, stdin or replay:PATH"
+                    "unknown feed {s:?}: simulator, stdin, replay:PATH or nats://HOST:PORT[/SUBJECT]"
                 )),
             },
         }
@@ -126,6 +179,7 @@ impl std::fmt::Display for FeedSpec {
             Self::Simulator => f.write_str("simulator"),
             Self::Stdin => f.write_str("stdin"),
             Self::Replay(path) => write!(f, "replay:{}", path.display()),
+            Self::Nats(target) => write!(f, "{}/{}", target.url, target.subject),
         }
     }
 }

@@ -145,5 +145,22 @@ pub fn build(
         FeedSpec::Simulator => Box::new(Simulator::with_schedule(seed, schedule)),
         FeedSpec::Stdin => Box::new(StdinFeed::spawn()),
         FeedSpec::Replay(path) => Box::new(ReplayFeed::open(path, speed, looped)?),
+        // An edge polls nothing: the server relays what NATS delivers
+        // (`cluster::edge`); nothing is ever due from this source.
+        FeedSpec::Nats(_) => Box::new(NoSource),
     })
+}
+
+/// The polled source of an edge: empty, since its ticks are pushed.
+#[derive(Debug)]
+struct NoSource;
+
+impl SnapshotSource for NoSource {
+    fn symbols(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    fn next_snapshot(&mut self) -> Option<MarketSnapshot> {
+        None
+    }
 }

@@ -15,7 +15,7 @@ use crate::admission::proxy::Cidr;
 use crate::fanout::SlowClientPolicy;
 use crate::feed::replay::ReplaySpeed;
 use crate::feed::schedule::Schedule;
-use crate::feed::FeedSpec;
+use crate::feed::{BusTarget, FeedSpec};
 
 /// Every default setting, in one place.
 pub mod defaults {
@@ -122,6 +122,9 @@ pub mod defaults {
     pub const FEED_STALE_AFTER: Duration = Duration::from_secs(10);
     /// The simulator's trading schedule (`--sim-schedule`).
     pub const SIM_SCHEDULE: &str = "continuous";
+    /// The NATS subject a publisher's ticks travel on (`publish --subject`,
+    /// and an edge's `--feed nats://HOST:PORT` without a subject).
+    pub const NATS_SUBJECT: &str = crate::feed::DEFAULT_SUBJECT;
 
     use super::{Compression, LogFormat, SlowClientPolicy};
 }
@@ -203,6 +206,9 @@ pub enum Command {
     /// Work with a `--config` file.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Run the feed as the sequencer of a set of edges: stamp every tick
+    /// and publish it once to NATS (and serve it like a single node too).
+    Publish(Box<PublishArgs>),
 }
 
 /// `config` subcommands.
@@ -214,6 +220,37 @@ pub enum ConfigCommand {
         /// The file (keys are the flags' long names: `max-connections = 5000`).
         path: PathBuf,
     },
+}
+
+/// Settings of the `publish` subcommand: where to publish, then every
+/// server setting (`--feed`, `--tick-interval`, `--bind`, …).
+#[derive(Debug, Clone, clap::Args)]
+pub struct PublishArgs {
+    /// NATS server to publish to, e.g. `nats://127.0.0.1:4222`.
+    #[arg(long, env = "MARKETFEED_NATS", value_parser = parse_nats_url)]
+    pub nats: String,
+    /// Subject the ticks are published on (edges name it in `--feed nats://HOST:PORT/SUBJECT`).
+    #[arg(long, env = "MARKETFEED_NATS_SUBJECT", default_value = defaults::NATS_SUBJECT)]
+    pub subject: String,
+    /// Server settings.
+    #[command(flatten)]
+    pub config: Config,
+}
+
+impl PublishArgs {
+    /// The server configuration with its publishing target set.
+    pub fn into_config(self) -> Result<Config, String> {
+        let mut config = self.config;
+        if matches!(config.feed, FeedSpec::Nats(_)) {
+            return Err("a publisher needs its own feed, not --feed nats://".into());
+        }
+        config.publish = Some(BusTarget::new(self.nats, self.subject)?);
+        Ok(config)
+    }
+}
+
+fn parse_nats_url(s: &str) -> Result<String, String> {
+    BusTarget::parse_feed(s).map(|t| t.url)
 }
 
 /// Settings of the `token` subcommand.
@@ -264,6 +301,11 @@ pub struct Config {
     /// flags and environment override it. Check one with `marketfeed-server config check PATH`.
     #[arg(long = "config", env = "MARKETFEED_CONFIG", value_name = "PATH")]
     pub config_file: Option<PathBuf>,
+
+    /// Where every stamped tick is also published (set by the `publish`
+    /// subcommand); `None` on a single node and on an edge.
+    #[arg(skip)]
+    pub publish: Option<BusTarget>,
 
     /// Address to listen on.
     #[arg(long, env = "MARKETFEED_BIND", default_value = defaults::BIND)]
@@ -385,7 +427,8 @@ pub struct Config {
     #[arg(long, env = "MARKETFEED_DRAIN_DELAY", default_value = shown(defaults::DRAIN_DELAY), value_parser = humantime::parse_duration)]
     pub drain_delay: Duration,
 
-    /// Where snapshots come from: `simulator`, `stdin` (ingest lines) or `replay:PATH` (a recording).
+    /// Where snapshots come from: `simulator`, `stdin` (ingest lines), `replay:PATH` (a recording)
+    /// or `nats://HOST:PORT[/SUBJECT]` (an edge: stamped ticks from a publisher).
     #[arg(long, env = "MARKETFEED_FEED", default_value = defaults::FEED, value_parser = parse_feed)]
     pub feed: FeedSpec,
 
@@ -663,6 +706,62 @@ mod tests {
         let serve = Cli::try_parse_from(["marketfeed-server", "--seed", "7"]).expect("ok");
         assert!(serve.command.is_none());
         assert_eq!(serve.config.seed, 7);
+    }
+
+    #[test]
+    fn publish_and_edge_flags_parse() {
+        let cli = Cli::try_parse_from([
+            "marketfeed-server",
+            "publish",
+            "--nats",
+            "nats://127.0.0.1:4222",
+            "--tick-interval",
+            "100ms",
+        ])
+        .expect("ok");
+        let Some(Command::Publish(args)) = cli.command else {
+            panic!("no publish subcommand");
+        };
+        let config = args.into_config().expect("valid");
+        assert_eq!(
+            config.publish,
+            Some(BusTarget {
+                url: "nats://127.0.0.1:4222".into(),
+                subject: defaults::NATS_SUBJECT.into(),
+            })
+        );
+        assert_eq!(config.tick_interval, Duration::from_millis(100));
+        assert_eq!(config.feed, FeedSpec::Simulator);
+        let edge = parse(&["--feed", "nats://10.0.0.5:4222/board.vn30"]).expect("ok");
+        assert_eq!(
+            edge.feed,
+            FeedSpec::Nats(BusTarget {
+                url: "nats://10.0.0.5:4222".into(),
+                subject: "board.vn30".into(),
+            })
+        );
+        assert!(edge.publish.is_none());
+        let bare = parse(&["--feed", "nats://127.0.0.1:4222"]).expect("ok");
+        assert_eq!(
+            bare.feed.to_string(),
+            "nats://127.0.0.1:4222/marketfeed.ticks"
+        );
+        for bad in ["nats://", "nats:///x", "nats://h:1/a.*", "nats://h:1/a..b"] {
+            assert!(parse(&["--feed", bad]).is_err(), "{bad}");
+        }
+        let own_feed = Cli::try_parse_from([
+            "marketfeed-server",
+            "publish",
+            "--nats",
+            "nats://127.0.0.1:4222",
+            "--feed",
+            "nats://127.0.0.1:4222",
+        ])
+        .expect("parses");
+        let Some(Command::Publish(args)) = own_feed.command else {
+            panic!("no publish subcommand");
+        };
+        assert!(args.into_config().is_err());
     }
 
     #[test]

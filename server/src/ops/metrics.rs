@@ -21,6 +21,7 @@
 //! | `marketfeed_tick_fanout_duration_seconds` | histogram | time each fan-out to every client took (same buckets) |
 //! | `marketfeed_bytes_sent_by_format_total{format}` | counter | bytes sent, by wire format (`Subprotocol::name()`) |
 //! | the fan-out's other counters | counter / gauge | `marketfeed_clients`, `marketfeed_ticks_total`, … (see `fanout::counters`) |
+//! | `marketfeed_bus_*` | | a publisher's or an edge's NATS link (see `cluster`) |
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -83,9 +84,17 @@ struct Inner {
 
 impl Metrics {
     /// Metrics reading hub counters from `hub`; `ready` is what `/readyz`
-    /// reports.
-    pub fn new(hub: Hub, draining: CancellationToken, feed: FeedStatus) -> Self {
+    /// reports; `bus` the NATS link's, on a publisher or an edge.
+    pub fn new(
+        hub: Hub,
+        draining: CancellationToken,
+        feed: FeedStatus,
+        bus: Option<&crate::cluster::BusMetrics>,
+    ) -> Self {
         let mut registry = Registry::default();
+        if let Some(bus) = bus {
+            bus.register(&mut registry);
+        }
         let accepted = Counter::default();
         let rejected = Family::<Reason, Counter>::default();
         let disconnects = Family::<Reason, Counter>::default();

@@ -11,12 +11,30 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_marketfeed-server");
 /// the address from its "listening on" line. Its log keeps being drained
 /// so the server never blocks on a full pipe.
 pub fn spawn(args: &[&str], stdin: Stdio) -> (Child, String) {
-    spawn_with_env(args, &[], stdin)
+    spawn_full(&[], args, &[], stdin)
 }
 
 /// [`spawn`] with extra environment variables.
+#[allow(dead_code)] // not every test binary sets any
 pub fn spawn_with_env(args: &[&str], env: &[(&str, &str)], stdin: Stdio) -> (Child, String) {
+    spawn_full(&[], args, env, stdin)
+}
+
+/// [`spawn`] with `leading` before `--bind` (a subcommand and its flags
+/// that precede the server settings, e.g. `publish --nats URL`).
+#[allow(dead_code)] // not every test binary runs a subcommand
+pub fn spawn_with(leading: &[&str], args: &[&str], stdin: Stdio) -> (Child, String) {
+    spawn_full(leading, args, &[], stdin)
+}
+
+fn spawn_full(
+    leading: &[&str],
+    args: &[&str],
+    env: &[(&str, &str)],
+    stdin: Stdio,
+) -> (Child, String) {
     let mut child = Command::new(BIN)
+        .args(leading)
         .args(["--bind", "127.0.0.1:0"])
         .args(args)
         .envs(env.iter().copied())
