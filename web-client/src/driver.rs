@@ -21,16 +21,17 @@ use std::rc::{Rc, Weak};
 use gloo_events::EventListener;
 use gloo_timers::callback::{Interval, Timeout};
 use js_sys::{Function, Object};
-use marketfeed_protocol::{ClientMessage, CloseCode};
+use marketfeed_protocol::{ClientMessage, CloseCode, Subprotocol};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{CloseEvent, MessageEvent, WebSocket};
+use web_sys::{BinaryType, CloseEvent, MessageEvent, WebSocket};
 
 use crate::connection::{url_with_token, Action, ConnectionState, Input, Machine, MAX_TIMER_MS};
 use crate::gaps::GapTracker;
 use crate::js::{js_error_message, message_text, status_object};
 use crate::messages::on_message;
 use crate::options::TokenSource;
+use crate::state::Feed;
 
 pub(crate) struct Shared {
     pub(crate) inner: RefCell<Inner>,
@@ -46,16 +47,20 @@ pub(crate) struct Listeners {
     pub(crate) gap: Vec<Function>,
     pub(crate) hello: Vec<Function>,
     pub(crate) server_error: Vec<Function>,
+    pub(crate) quote: Vec<Function>,
+    pub(crate) subscribed: Vec<Function>,
 }
 
 impl Listeners {
-    pub(crate) fn all_mut(&mut self) -> [&mut Vec<Function>; 5] {
+    pub(crate) fn all_mut(&mut self) -> [&mut Vec<Function>; 7] {
         [
             &mut self.snapshot,
             &mut self.status,
             &mut self.gap,
             &mut self.hello,
             &mut self.server_error,
+            &mut self.quote,
+            &mut self.subscribed,
         ]
     }
 }
@@ -67,6 +72,9 @@ pub(crate) enum Event {
     Gap(JsValue),
     Hello(JsValue),
     ServerError(JsValue),
+    /// A quote that changed in this tick (told before its snapshot).
+    Quote(JsValue),
+    Subscribed(JsValue),
     /// Call `getToken` for connect attempt `attempt` (user code: run with
     /// no borrow held).
     FetchToken {
@@ -91,6 +99,8 @@ pub(crate) struct Inner {
     pub(crate) last_snapshot: JsValue,
     pub(crate) next_ping_id: u64,
     pub(crate) hidden_since: Option<f64>,
+    /// The format, the v2 state and the app's subscription (`state.rs`).
+    pub(crate) feed: Feed,
 }
 
 /// A WebSocket and the listeners attached to it; dropping it detaches them
@@ -101,8 +111,9 @@ pub(crate) struct Socket {
 }
 
 impl Socket {
-    fn open(url: &str, weak: &Weak<Shared>) -> Result<Self, JsValue> {
-        let ws = WebSocket::new(url)?;
+    fn open(url: &str, protocol: Subprotocol, weak: &Weak<Shared>) -> Result<Self, JsValue> {
+        let ws = WebSocket::new_with_str(url, protocol.name())?;
+        ws.set_binary_type(BinaryType::Arraybuffer);
         let on = |kind: &'static str, f: fn(&Rc<Shared>, &web_sys::Event)| {
             let weak = weak.clone();
             EventListener::new(&ws, kind, move |event| {
@@ -204,6 +215,8 @@ fn emit(shared: &Rc<Shared>, events: Vec<Event>) {
             Event::Gap(v) => (|l| &l.gap, v),
             Event::Hello(v) => (|l| &l.hello, v),
             Event::ServerError(v) => (|l| &l.server_error, v),
+            Event::Quote(v) => (|l| &l.quote, v),
+            Event::Subscribed(v) => (|l| &l.subscribed, v),
             Event::FetchToken { attempt, get_token } => {
                 fetch_token(shared, attempt, &get_token);
                 continue;
@@ -258,6 +271,7 @@ impl Inner {
         match action {
             Action::Connect => {
                 self.gaps.resync();
+                self.feed.reset();
                 self.socket = None;
                 self.attempt += 1;
                 let url = match &self.token {
@@ -320,7 +334,7 @@ impl Inner {
 
     /// Opens the attempt's socket; `false` if the browser refused the URL.
     fn open_socket(&mut self, url: &str, weak: &Weak<Shared>) -> bool {
-        match Socket::open(url, weak) {
+        match Socket::open(url, self.feed.format, weak) {
             Ok(socket) => {
                 self.socket = Some(socket);
                 true
@@ -330,16 +344,20 @@ impl Inner {
     }
 
     fn send_ping(&mut self) {
-        if let Some(socket) = &self.socket {
-            if socket.ws.ready_state() == WebSocket::OPEN {
-                self.next_ping_id += 1;
-                let ping = ClientMessage::Ping {
-                    id: self.next_ping_id,
-                };
-                if let Some(text) = message_text(&ping) {
-                    let _ = socket.ws.send_with_str(&text);
-                }
+        self.next_ping_id += 1;
+        let ping = ClientMessage::Ping {
+            id: self.next_ping_id,
+        };
+        self.send(&ping);
+    }
+
+    /// Sends `message` if the socket is open; `false` when it was not sent.
+    pub(crate) fn send(&self, message: &ClientMessage) -> bool {
+        match &self.socket {
+            Some(socket) if socket.ws.ready_state() == WebSocket::OPEN => {
+                message_text(message).is_some_and(|text| socket.ws.send_with_str(&text).is_ok())
             }
+            _ => false,
         }
     }
 }
