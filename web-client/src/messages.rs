@@ -49,12 +49,12 @@ fn on_binary(shared: &Rc<Shared>, bytes: &[u8]) {
                 }
             });
         }
-        Ok(other) => {
-            warn(&format!("ignoring a binary {} message", other.kind()));
+        Ok(_) => {
+            warn("ignoring a binary message that is neither keyframe nor delta");
             dispatch(shared, Input::Message);
         }
-        Err(e) => {
-            warn(&format!("ignoring a binary message: {e}"));
+        Err(_) => {
+            warn("ignoring an invalid binary message");
             dispatch(shared, Input::Message);
         }
     }
@@ -62,8 +62,10 @@ fn on_binary(shared: &Rc<Shared>, bytes: &[u8]) {
 
 /// `value` as `T` (serde-wasm-bindgen), warning when it does not fit.
 fn typed<T: DeserializeOwned>(value: &JsValue, what: &str) -> Option<T> {
+    // The serde error is not formatted: its Display would bring float
+    // formatting into the .wasm.
     serde_wasm_bindgen::from_value(value.clone())
-        .map_err(|e| warn(&format!("invalid {what}: {e}")))
+        .map_err(|_| warn(&format!("ignoring an invalid {what}")))
         .ok()
 }
 

@@ -182,10 +182,14 @@ impl Feed {
     }
 }
 
-fn dedup(mut symbols: Vec<String>) -> Vec<String> {
-    let mut seen = std::collections::BTreeSet::new();
-    symbols.retain(|s| seen.insert(s.clone()));
-    symbols
+fn dedup(symbols: Vec<String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(symbols.len());
+    for s in symbols {
+        if !out.contains(&s) {
+            out.push(s);
+        }
+    }
+    out
 }
 
 /// `value` as the plain JS object `JSON.parse` would give for its JSON
@@ -226,9 +230,16 @@ fn snapshot_object(s: &MarketSnapshot, quotes: &Array) -> JsValue {
     })
 }
 
+/// Whether a keyframe of tick `seq` is to be taken: a newer tick, or the
+/// tick the client already holds — the keyframe of a new subscription set,
+/// or the answer to a `resync` (the server sends the newest tick it has).
+fn keyframe_is_new(inner: &mut Inner, seq: u64, events: &mut Vec<Event>) -> bool {
+    inner.gaps.last_seq() == Some(seq) || observe_seq(inner, seq, events)
+}
+
 /// A `marketfeed.v2.bin` keyframe.
 pub(crate) fn on_keyframe(inner: &mut Inner, snap: MarketSnapshot, events: &mut Vec<Event>) {
-    if !observe_seq(inner, snap.seq, events) {
+    if !keyframe_is_new(inner, snap.seq, events) {
         return;
     }
     let feed = &mut inner.feed;
@@ -260,8 +271,8 @@ pub(crate) fn on_delta(inner: &mut Inner, delta: Delta, events: &mut Vec<Event>)
     }
     let feed = &mut inner.feed;
     let applied = match feed.state.as_mut() {
-        Some(state) => apply(state, &delta).map_err(|e| e.to_string()),
-        None => Err("no keyframe yet".to_owned()),
+        Some(state) => apply(state, &delta).map_err(|_| "the delta does not fit the state"),
+        None => Err("a delta before any keyframe"),
     };
     if let Err(why) = applied {
         web_sys::console::warn_1(&format!("marketfeed: {why}; asking for a keyframe").into());
@@ -321,7 +332,7 @@ pub(crate) fn on_json_keyframe(inner: &mut Inner, value: JsValue, events: &mut V
         web_sys::console::warn_1(&"marketfeed: keyframe without a valid seq".into());
         return;
     };
-    if !observe_seq(inner, seq, events) {
+    if !keyframe_is_new(inner, seq, events) {
         return;
     }
     changed_quotes(&inner.last_snapshot, &value, events);
@@ -352,10 +363,7 @@ pub(crate) fn on_json_delta(inner: &mut Inner, delta: JsValue, events: &mut Vec<
     let applied = if inner.feed.json_seq == Some(base) {
         json_apply(&inner.last_snapshot, &inner.feed.quotes_js, &delta, seq)
     } else {
-        Err(format!(
-            "delta applies to seq {base}, the state is seq {:?}",
-            inner.feed.json_seq
-        ))
+        Err("the delta's base is not the state's seq")
     };
     match applied {
         Ok((object, quotes, changed)) => {
@@ -380,14 +388,14 @@ fn json_apply(
     quotes: &Array,
     delta: &JsValue,
     seq: u64,
-) -> Result<Applied, String> {
+) -> Result<Applied, &'static str> {
     let quotes = quotes.slice(0, quotes.length());
     let mut changed = Vec::new();
     let mut from = 0;
     for d in array(delta, "quotes").iter() {
         let symbol = get(&d, "symbol");
         let at = find(&quotes, "symbol", &symbol, from)
-            .ok_or_else(|| format!("delta quotes {symbol:?}, which the state does not"))?;
+            .ok_or("the delta quotes a symbol the state does not")?;
         from = at + 1;
         let quote = Object::assign(&Object::new(), &Object::from(quotes.get(at as u32)));
         let quote = Object::assign(&quote, &Object::from(d.clone()));
@@ -402,7 +410,7 @@ fn json_apply(
     for i in array(delta, "indices").iter() {
         let code = get(&i, "code");
         let at = find(&indices, "code", &code, 0)
-            .ok_or_else(|| format!("delta carries index {code:?}, which the state does not"))?;
+            .ok_or("the delta carries an index the state does not")?;
         indices.set(at as u32, i);
     }
     let or_before = |key: &str| {
