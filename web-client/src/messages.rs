@@ -116,7 +116,13 @@ fn on_text(shared: &Rc<Shared>, text: &str) {
             });
         }
         Some(kind::SUBSCRIBED) => {
-            let symbols = typed::<Vec<String>>(&get(&value, "symbols"), "subscribed");
+            let symbols = get(&value, "symbols");
+            let symbols: Option<Vec<String>> = js_sys::Array::is_array(&symbols).then(|| {
+                js_sys::Array::from(&symbols)
+                    .iter()
+                    .filter_map(|s| s.as_string())
+                    .collect()
+            });
             dispatch_with(shared, Some(Input::Message), |inner, events| {
                 if let Some(symbols) = symbols {
                     inner.feed.on_subscribed(symbols);
@@ -125,12 +131,12 @@ fn on_text(shared: &Rc<Shared>, text: &str) {
             });
         }
         Some(kind::ERROR) => {
-            let code = typed::<ErrorCode>(&get(&value, "code"), "error code");
+            let code = get(&value, "code").as_string();
+            let refused = [ErrorCode::UnknownSymbol, ErrorCode::TooManySymbols]
+                .iter()
+                .any(|c| code.as_deref() == Some(c.as_str()));
             dispatch_with(shared, Some(Input::Message), |inner, events| {
-                if matches!(
-                    code,
-                    Some(ErrorCode::UnknownSymbol | ErrorCode::TooManySymbols)
-                ) {
+                if refused {
                     inner.feed.on_refused();
                 }
                 events.push(Event::ServerError(value));
