@@ -54,15 +54,15 @@ fn time(mut f: impl FnMut()) -> f64 {
     (now() - start) * 1000.0 / f64::from(n)
 }
 
-/// Records the frames of one socket offering `protocol`.
-fn record(
-    url: &str,
-    protocol: &str,
-) -> (
+/// A socket, the frames it received, and its message listener.
+type Recording = (
     WebSocket,
     Rc<RefCell<Vec<JsValue>>>,
     Closure<dyn FnMut(MessageEvent)>,
-) {
+);
+
+/// Records the frames of one socket offering `protocol`.
+fn record(url: &str, protocol: &str) -> Recording {
     let ws = WebSocket::new_with_str(url, protocol).expect("a socket");
     ws.set_binary_type(BinaryType::Arraybuffer);
     let frames = Rc::new(RefCell::new(Vec::new()));
