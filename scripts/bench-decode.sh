@@ -18,9 +18,10 @@ target_dir="$(cargo metadata --format-version 1 --no-deps | node -e 'let s="";pr
 node tests/browser/supervisor.mjs --server "$target_dir/debug/marketfeed-server" --ready-file "$work/ready" \
   --log "$work/server.log" -- --tick-interval 100ms --seed 7 >/dev/null &
 sup=$!
-trap 'kill -TERM -- "-$sup" 2>/dev/null || true; rm -rf "$work"' EXIT
+stop() { kill -TERM -- "-$sup" 2>/dev/null || true; wait "$sup" 2>/dev/null || true; rm -rf "$work"; }
+trap stop EXIT
 for _ in $(seq 300); do [[ -s "$work/ready" ]] && break; sleep 0.1; done
 [[ -s "$work/ready" ]] || { echo "server did not start" >&2; exit 1; }
 ws_url="$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1],"utf8")).wsUrl)' "$work/ready")"
-MARKETFEED_WS_URL="$ws_url" wasm-pack test --release --headless --chrome --chromedriver "$chromedriver" \
+MARKETFEED_BENCH_WS_URL="$ws_url" wasm-pack test --release --headless --chrome --chromedriver "$chromedriver" \
   --mode no-install web-client --test decode_bench -- --nocapture 2>&1 | grep -E "decode bench|µs"

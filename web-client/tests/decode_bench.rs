@@ -1,8 +1,8 @@
 //! Decode benchmark in the browser (not a test of speed: it asserts
 //! nothing about time). Run by `scripts/bench-decode.sh`, which starts a
 //! live server and runs this file with `wasm-pack test --release
-//! --headless --chrome -- --nocapture`; without `MARKETFEED_WS_URL` it
-//! does nothing.
+//! --headless --chrome -- --nocapture` with `MARKETFEED_BENCH_WS_URL`
+//! set; without it (as under `scripts/test-browser.sh`) it does nothing.
 //!
 //! It records real frames from the server — one `marketfeed.v2.bin`
 //! keyframe and the chain of deltas after it, one `marketfeed.v1.json`
@@ -28,7 +28,7 @@ use web_sys::{BinaryType, MessageEvent, WebSocket};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-const WS_URL: Option<&str> = option_env!("MARKETFEED_WS_URL");
+const WS_URL: Option<&str> = option_env!("MARKETFEED_BENCH_WS_URL");
 /// Deltas recorded after the keyframe.
 const CHAIN: usize = 40;
 
@@ -77,20 +77,28 @@ fn record(url: &str, protocol: &str) -> Recording {
 #[wasm_bindgen_test]
 async fn decode_and_apply_timings() {
     let Some(url) = WS_URL else {
-        console_log!("SKIPPED: MARKETFEED_WS_URL not set (run scripts/bench-decode.sh)");
+        console_log!("SKIPPED: MARKETFEED_BENCH_WS_URL not set (run scripts/bench-decode.sh)");
         return;
     };
     let (bin_ws, bin, _a) = record(url, "marketfeed.v2.bin");
     let (v1_ws, v1, _b) = record(url, "marketfeed.v1.json");
     let start = js_sys::Date::now();
+    // The frames from the last keyframe on (a periodic keyframe may come
+    // while recording: the chain then starts there).
     let binary = || -> Vec<Vec<u8>> {
-        bin.borrow()
+        let all: Vec<Vec<u8>> = bin
+            .borrow()
             .iter()
             .filter_map(|d| {
                 d.dyn_ref::<ArrayBuffer>()
                     .map(|b| Uint8Array::new(b).to_vec())
             })
-            .collect()
+            .collect();
+        let from = all
+            .iter()
+            .rposition(|f| f.first() == Some(&marketfeed_protocol::binary::TAG_SNAPSHOT))
+            .unwrap_or(0);
+        all[from..].to_vec()
     };
     while binary().len() < CHAIN + 1 || v1.borrow().len() < 2 {
         assert!(
