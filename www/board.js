@@ -48,8 +48,16 @@ function flash(el, up) {
 }
 
 // ---- rows -----------------------------------------------------------------
-const COLS = ["sym", "ref", "ceil", "floor", "bid book", "bidv book vol", "last", "chg", "pct",
-  "ask book", "askv book vol", "vol", "fxb fx", "fxs fx"];
+// HOSE layout: the three best bids (Giá 3 … Giá 1, outermost first), the
+// match, the three best asks (Giá 1 … Giá 3). Rows are rendered from
+// `onQuote` (only quotes that changed in the tick), and within a row only
+// the cells whose text changed flash.
+const LEVELS = 3;
+const COLS = ["sym", "ref", "ceil", "floor",
+  ...[3, 2, 1].flatMap((i) => [`b${i} book`, `bv${i} book vol`]),
+  "last", "chg", "pct",
+  ...[1, 2, 3].flatMap((i) => [`a${i} book`, `av${i} book vol`]),
+  "vol", "fxb fx", "fxs fx"];
 const rows = new Map();
 
 function rowFor(symbol) {
@@ -59,45 +67,70 @@ function rowFor(symbol) {
   tr.dataset.symbol = symbol;
   const cells = {};
   for (const c of COLS) {
+    const [key, ...classes] = c.split(" ");
     const td = document.createElement("td");
-    td.className = c.split(" ").filter((x) => !["bid", "bidv", "ask", "askv", "chg", "pct", "fxb", "fxs"].includes(x)).join(" ");
+    td.className = (["sym", "ref", "ceil", "floor", "last", "vol"].includes(key) ? [key, ...classes] : classes).join(" ");
+    td.dataset.col = key;
     tr.append(td);
-    cells[c.split(" ")[0]] = td;
+    cells[key] = td;
   }
   $("rows").append(tr);
-  row = { tr, cells, last: null };
+  row = { tr, cells, filled: false };
   rows.set(symbol, row);
   return row;
 }
 
+/** Sets a cell; a changed text flashes it (green up, red down) once the row was filled. */
+function cell(row, key, text, cls, dir) {
+  const el = row.cells[key];
+  const changed = el.textContent !== text;
+  setText(el, text, cls);
+  if (changed && row.filled) flash(el, dir);
+}
+
 function renderQuote(q) {
   const row = rowFor(q.symbol);
-  const c = row.cells;
-  setText(c.sym, q.symbol, tone(q.last, q));
-  setText(c.ref, price(q.reference));
-  setText(c.ceil, price(q.ceiling));
-  setText(c.floor, price(q.floor));
-  const bid = q.bids[0], ask = q.asks[0];
-  setText(c.bid, bid ? price(bid.price) : "", bid ? tone(bid.price, q) : "");
-  setText(c.bidv, bid ? nf.format(bid.volume) : "");
-  setText(c.ask, ask ? price(ask.price) : "", ask ? tone(ask.price, q) : "");
-  setText(c.askv, ask ? nf.format(ask.volume) : "");
+  const prev = row.quote;
+  const dir = prev ? q.last >= prev.last : true;
+  cell(row, "sym", q.symbol, tone(q.last, q), dir);
+  cell(row, "ref", price(q.reference));
+  cell(row, "ceil", price(q.ceiling));
+  cell(row, "floor", price(q.floor));
+  for (let i = 1; i <= LEVELS; i++) {
+    const bid = q.bids[i - 1], ask = q.asks[i - 1];
+    const pb = prev?.bids[i - 1], pa = prev?.asks[i - 1];
+    cell(row, `b${i}`, bid ? price(bid.price) : "", bid ? tone(bid.price, q) : "", !pb || (bid && bid.price >= pb.price));
+    cell(row, `bv${i}`, bid ? nf.format(bid.volume) : "", "", !pb || (bid && bid.volume >= pb.volume));
+    cell(row, `a${i}`, ask ? price(ask.price) : "", ask ? tone(ask.price, q) : "", !pa || (ask && ask.price >= pa.price));
+    cell(row, `av${i}`, ask ? nf.format(ask.volume) : "", "", !pa || (ask && ask.volume >= pa.volume));
+  }
   // During ATO/ATC no trade prints: show what the auction would match now.
   const a = q.auction;
   const t = tone(a ? a.price : q.last, q);
-  setText(c.last, a ? price(a.price) : price(q.last), t);
-  c.last.classList.toggle("proj", Boolean(a));
-  c.last.title = a ? `dự kiến khớp ${price(a.price)} × ${nf.format(a.volume)}` : "";
-  setText(c.chg, signed((q.change / 1000).toFixed(2), q.change), t);
-  setText(c.pct, signed(pct(q.change, q.reference).toFixed(2) + "%", q.change), t);
-  setText(c.vol, a ? `${nf.format(q.totalVolume)} (+${nf.format(a.volume)})` : nf.format(q.totalVolume));
-  setText(c.fxb, nf.format(q.foreignBuy));
-  setText(c.fxs, nf.format(q.foreignSell));
-  if (row.last !== null && row.last !== q.last) {
-    flash(c.last, q.last > row.last);
-    flash(c.sym, q.last > row.last);
+  cell(row, "last", a ? price(a.price) : price(q.last), t, dir);
+  row.cells.last.classList.toggle("proj", Boolean(a));
+  row.cells.last.title = a ? `dự kiến khớp ${price(a.price)} × ${nf.format(a.volume)}` : "";
+  cell(row, "chg", signed((q.change / 1000).toFixed(2), q.change), t, dir);
+  cell(row, "pct", signed(pct(q.change, q.reference).toFixed(2) + "%", q.change), t, dir);
+  cell(row, "vol", a ? `${nf.format(q.totalVolume)} (+${nf.format(a.volume)})` : nf.format(q.totalVolume), "", true);
+  cell(row, "fxb", nf.format(q.foreignBuy), "", true);
+  cell(row, "fxs", nf.format(q.foreignSell), "", true);
+  row.quote = q;
+  row.filled = true;
+  quotesRendered += 1;
+}
+
+/** Keeps exactly the snapshot's symbols as rows, in its order. */
+function syncRows(quotes) {
+  const want = new Set(quotes.map((q) => q.symbol));
+  for (const [symbol, row] of rows) {
+    if (!want.has(symbol)) { row.tr.remove(); rows.delete(symbol); }
   }
-  row.last = q.last;
+  const body = $("rows");
+  const order = [...body.children].map((tr) => tr.dataset.symbol);
+  if (order.length !== quotes.length || quotes.some((q, i) => order[i] !== q.symbol)) {
+    for (const q of quotes) body.append(rowFor(q.symbol).tr);
+  }
 }
 
 // ---- header ---------------------------------------------------------------
@@ -128,10 +161,12 @@ const PHASES = {
 
 let lastAt = 0;
 let snapshots = 0;
+let quotesRendered = 0;
 function render(snap) {
   snapshots += 1;
   lastAt = Date.now();
-  for (const q of snap.quotes) renderQuote(q);
+  // Quotes were rendered by onQuote, just before this snapshot.
+  syncRows(snap.quotes);
   for (const ix of snap.indices) renderIndex(ix);
   const f = snap.foreign;
   setText($("f-buy"), `${billions(f.buyValue)} tỷ`, "c-up");
@@ -172,10 +207,54 @@ function renderStatus() {
   }
 }
 
+// ---- watchlist ------------------------------------------------------------
+// ?symbols=FPT,VNM starts with a watchlist; the form changes it with
+// subscribe / unsubscribe (the client repeats it after every reconnect).
+const parseSymbols = (text) => [...new Set(text.toUpperCase().split(/[\s,;]+/).filter(Boolean))];
+let universe = [];
+function applyWatchlist(wanted) {
+  const note = $("watch-note");
+  setText(note, "", "");
+  const target = wanted.length ? wanted : universe;
+  const current = client.symbols ?? universe;
+  const add = target.filter((s) => !current.includes(s));
+  const drop = current.filter((s) => !target.includes(s));
+  if (client.symbols === undefined && wanted.length) {
+    client.subscribe(target); // the first subscribe narrows "every symbol"
+  } else {
+    if (add.length) client.subscribe(add);
+    if (drop.length) client.unsubscribe(drop);
+  }
+  const url = new URL(location.href);
+  if (wanted.length) url.searchParams.set("symbols", wanted.join(","));
+  else url.searchParams.delete("symbols");
+  history.replaceState(null, "", url);
+}
+
 await init();
-const client = new MarketClient(wsUrl);
+const initial = parseSymbols(params.get("symbols") ?? "");
+// The default format: marketfeed.v2.bin, keyframes and deltas.
+const client = new MarketClient(wsUrl, initial.length ? { symbols: initial } : {});
+$("watch").value = initial.join(", ");
 client.onStatus((s) => { status = s; renderStatus(); });
+client.onHello((h) => { universe = h.symbols; });
+client.onQuote(renderQuote);
 client.onSnapshot(render);
+client.onServerError((e) => {
+  if (e.code === "unknownSymbol" || e.code === "tooManySymbols") setText($("watch-note"), e.message, "error");
+});
+$("watch-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  applyWatchlist(parseSymbols($("watch").value));
+});
+$("watch-all").addEventListener("click", () => {
+  $("watch").value = "";
+  applyWatchlist([]);
+});
 setInterval(renderStatus, 100);
 // For debugging from the console and for the browser checks.
-window.marketfeedBoard = { client, get snapshots() { return snapshots; } };
+window.marketfeedBoard = {
+  client,
+  get snapshots() { return snapshots; },
+  get quotesRendered() { return quotesRendered; },
+};

@@ -66,6 +66,15 @@ try {
   const seq = () => page.evaluate(() => Number(document.body.dataset.snapshots ?? 0));
   const badge = () => page.locator("#badge").getAttribute("data-state");
 
+  // Records every flashed table cell (board.js flashes with el.animate).
+  await page.addInitScript(() => {
+    window.__flashed = [];
+    const animate = Element.prototype.animate;
+    Element.prototype.animate = function (...args) {
+      if (this.tagName === "TD") window.__flashed.push(this);
+      return animate.apply(this, args);
+    };
+  });
   await page.goto(BOARD_URL);
 
   await check("30 VN30 rows filled and the badge shows open", async () => {
@@ -75,6 +84,84 @@ try {
     if (empty) throw new Error(`${empty} rows without a last price`);
     const indices = await page.$$eval("#indices .card", (c) => c.map((e) => e.dataset.index));
     if (indices.length !== 4) throw new Error(`indices: ${indices}`);
+  });
+
+  await check("three best bid and ask levels as on HOSE boards (Giá 1–3 / KL 1–3 each side)", async () => {
+    const heads = await page.$$eval("thead tr:last-child th", (ths) => ths.map((th) => th.textContent.trim()));
+    const want = ["Giá 3", "KL 3", "Giá 2", "KL 2", "Giá 1", "KL 1", "Giá", "+/−", "%", "Giá 1", "KL 1", "Giá 2", "KL 2", "Giá 3", "KL 3"];
+    if (heads.join("|") !== want.join("|")) throw new Error(`headers: ${heads}`);
+    const groups = await page.$$eval("thead tr.groups th", (ths) => ths.map((th) => th.textContent.trim()));
+    if (!groups.includes("Bên mua") || !groups.includes("Bên bán")) throw new Error(`groups: ${groups}`);
+    // Every row has 12 book cells, and the board's book equals the client's.
+    const bad = await page.evaluate(() => {
+      const snap = window.marketfeedBoard.client.lastSnapshot;
+      const p = (v) => (v / 1000).toFixed(2);
+      return snap.quotes.filter((q) => {
+        const tr = document.querySelector(`#rows tr[data-symbol="${q.symbol}"]`);
+        if (!tr || tr.querySelectorAll("td.book").length !== 12) return true;
+        const txt = (col) => tr.querySelector(`td[data-col="${col}"]`).textContent;
+        return [1, 2, 3].some((i) => txt(`b${i}`) !== (q.bids[i - 1] ? p(q.bids[i - 1].price) : "")
+          || txt(`a${i}`) !== (q.asks[i - 1] ? p(q.asks[i - 1].price) : ""));
+      }).map((q) => q.symbol);
+    });
+    if (bad.length) throw new Error(`book differs from the client's snapshot on ${bad}`);
+    const full = await page.$$eval("#rows tr", (trs) => trs.filter((tr) =>
+      ["b3", "a3"].every((c) => tr.querySelector(`td[data-col="${c}"]`).textContent !== "")).length);
+    if (full === 0) throw new Error("no row shows a third level");
+  });
+
+  await check("the board uses the binary format and flashes only the cells that changed", async () => {
+    const format = await page.evaluate(() => window.marketfeedBoard.client.format);
+    if (format !== "binary") throw new Error(`format ${format}`);
+    const ticks = await page.evaluate(async () => {
+      const board = window.marketfeedBoard;
+      const texts = () => new Map([...document.querySelectorAll("#rows td")].map((td) => [td, td.textContent]));
+      const out = [];
+      for (let k = 0; k < 12 && out.length < 6; k++) {
+        const n = board.snapshots;
+        const before = texts();
+        window.__flashed = [];
+        const quotes0 = board.quotesRendered;
+        while (board.snapshots === n) await new Promise((r) => setTimeout(r, 5));
+        if (board.snapshots !== n + 1) continue; // two ticks in one wait: skip
+        const after = texts();
+        const flashed = new Set(window.__flashed);
+        const changed = [...after.keys()].filter((td) => before.get(td) !== after.get(td));
+        out.push({
+          cells: after.size,
+          quotes: board.quotesRendered - quotes0,
+          changed: changed.length,
+          flashedUnchanged: [...flashed].filter((td) => before.get(td) === after.get(td)).length,
+          changedNotFlashed: changed.filter((td) => !flashed.has(td)).length,
+        });
+      }
+      return out;
+    });
+    if (ticks.length < 3) throw new Error(`only ${ticks.length} ticks observed`);
+    for (const t of ticks) {
+      if (t.flashedUnchanged) throw new Error(`a cell flashed without changing: ${JSON.stringify(t)}`);
+      if (t.changedNotFlashed) throw new Error(`a changed cell did not flash: ${JSON.stringify(t)}`);
+    }
+    if (!ticks.some((t) => t.changed > 0)) throw new Error(`nothing changed: ${JSON.stringify(ticks)}`);
+    if (!ticks.every((t) => t.changed < t.cells && t.quotes < 30)) throw new Error(`every cell changed: ${JSON.stringify(ticks)}`);
+    console.log(`     per tick: ${ticks.map((t) => `${t.quotes} quotes, ${t.changed} cells`).join("; ")}`);
+  });
+
+  const boardSymbols = () => page.$$eval("#rows tr", (trs) => trs.map((tr) => tr.dataset.symbol));
+  await check("watchlist filter subscribes to its symbols", async () => {
+    await page.fill("#watch", "vnm, fpt");
+    await page.press("#watch", "Enter");
+    await page.waitForFunction(() => [...document.querySelectorAll("#rows tr")].map((tr) => tr.dataset.symbol).sort().join() === "FPT,VNM");
+    const symbols = await page.evaluate(() => window.marketfeedBoard.client.symbols);
+    if ([...symbols].sort().join() !== "FPT,VNM") throw new Error(`client.symbols ${symbols}`);
+    const quotes = await page.evaluate(() => window.marketfeedBoard.client.lastSnapshot.quotes.map((q) => q.symbol).sort().join());
+    if (quotes !== "FPT,VNM") throw new Error(`snapshot quotes ${quotes}`);
+    if (!/symbols=/.test(page.url())) throw new Error(`url ${page.url()}`);
+    await page.fill("#watch", "FPT, VNM, NOPE");
+    await page.press("#watch", "Enter");
+    await page.waitForFunction(() => /NOPE/.test(document.getElementById("watch-note").textContent));
+    const after = await boardSymbols();
+    if ([...after].sort().join() !== "FPT,VNM") throw new Error(`an unknown symbol changed the rows: ${after}`);
   });
 
   await check("prices update and colours follow the band", async () => {
@@ -114,6 +201,13 @@ try {
     await page.waitForSelector('#badge[data-state="open"]');
     restarting = false;
     console.log(`     badge while down: "${text}"; server up → board updating: ${recoveryMs} ms`);
+  });
+
+  await check("the watchlist is kept across the restart; Tất cả shows all 30 again", async () => {
+    const kept = await boardSymbols();
+    if ([...kept].sort().join() !== "FPT,VNM") throw new Error(`after the restart: ${kept}`);
+    await page.click("#watch-all");
+    await page.waitForFunction(() => document.querySelectorAll("#rows tr").length === 30);
   });
 
   await check("readable at phone width", async () => {

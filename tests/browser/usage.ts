@@ -10,6 +10,7 @@ import {
   type Quote,
   type ServerError,
   type StatusEvent,
+  type Subscribed,
 } from "../../web-client/pkg/marketfeed_web_client";
 
 const options: MarketClientOptions = {
@@ -24,11 +25,15 @@ const options: MarketClientOptions = {
   pingIntervalMs: 15_000,
   hiddenCheckAfterMs: 10_000,
   probeTimeoutMs: 3_000,
+  format: "binary",
+  symbols: ["FPT", "VNM"],
 };
 const client = new MarketClient("ws://127.0.0.1:8080/ws/market", options);
 new MarketClient("ws://127.0.0.1:8080/ws/market");
 // The edges of one publisher: failover among them.
 new MarketClient(["ws://10.0.0.1:8080/ws/market", "ws://10.0.0.2:8080/ws/market"], options);
+new MarketClient("ws://127.0.0.1:8080/ws/market", { format: "json" });
+new MarketClient("ws://127.0.0.1:8080/ws/market", { format: "full-json" });
 
 client.onSnapshot((snap: MarketSnapshot) => {
   const seq: number = snap.seq;
@@ -55,6 +60,16 @@ client.onHello((h: Hello) => void [h.protocolVersion, h.heartbeatIntervalMs, h.t
 const onError = (e: ServerError) => void [e.code, e.message];
 client.onServerError(onError);
 const removed: boolean = client.off(onError);
+client.onQuote((q: Quote) => void [q.symbol, q.last, q.bids[2]?.volume, q.asks.length]);
+client.onSubscribed((s: Subscribed) => {
+  const symbols: string[] = s.symbols;
+  void symbols;
+});
+client.subscribe(["HPG"]);
+client.unsubscribe(["VNM"]);
+const watched: string[] | undefined = client.symbols;
+const format: "binary" | "json" | "full-json" = client.format;
+void [watched, format];
 
 const state: ConnectionState = client.state;
 const status: StatusEvent = client.status;
@@ -76,4 +91,10 @@ new MarketClient("ws://x", { initialDelayMs: "500" });
 new MarketClient([1, 2]);
 // @ts-expect-error: the getter is read-only
 client.state = "open";
+// @ts-expect-error: an unknown format
+new MarketClient("ws://x", { format: "protobuf" });
+// @ts-expect-error: symbols are an array
+client.subscribe("FPT");
+// @ts-expect-error: a quote listener gets a quote
+client.onQuote((s: StatusEvent) => s);
 void bad;

@@ -13,7 +13,10 @@ use crate::connection::{Input, Machine};
 use crate::driver::{dispatch, online, page_listeners, Inner, Listeners, Shared};
 use crate::gaps::GapTracker;
 use crate::js::status_object;
-use crate::options::{parse_options, token_option, urls_argument};
+use crate::options::{
+    format_option, parse_options, symbol_list, symbols_option, token_option, urls_argument,
+};
+use crate::state::Feed;
 
 // The wire types, generated from marketfeed-protocol by tests/typescript.rs.
 #[wasm_bindgen(typescript_custom_section)]
@@ -57,6 +60,7 @@ impl MarketClient {
         let options: JsValue = options.map_or(JsValue::UNDEFINED, Into::into);
         let (backoff, timing) = parse_options(&options)?;
         let token = token_option(&options)?;
+        let feed = Feed::new(format_option(&options)?, symbols_option(&options)?);
         let machine = Machine::new(backoff, timing).map_err(|e| JsError::new(&e.to_string()))?;
         let shared = Rc::new(Shared {
             inner: RefCell::new(Inner {
@@ -73,6 +77,7 @@ impl MarketClient {
                 last_snapshot: JsValue::UNDEFINED,
                 next_ping_id: 0,
                 hidden_since: None,
+                feed,
             }),
             listeners: RefCell::new(Listeners::default()),
             queued: RefCell::new(VecDeque::new()),
@@ -140,6 +145,89 @@ impl MarketClient {
             .borrow_mut()
             .server_error
             .push(listener);
+    }
+
+    /// Calls `listener` with each quote that changed in a tick (a keyframe
+    /// reports the quotes that differ from the state before it), before
+    /// the tick's `onSnapshot` listeners.
+    #[wasm_bindgen(js_name = onQuote)]
+    pub fn on_quote(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "(quote: Quote) => void")] listener: Function,
+    ) {
+        self.shared.listeners.borrow_mut().quote.push(listener);
+    }
+
+    /// Calls `listener` with the server's `subscribed` answer (the whole
+    /// current set) to every subscription change, including the one the
+    /// client repeats after a reconnect.
+    #[wasm_bindgen(js_name = onSubscribed)]
+    pub fn on_subscribed(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "(subscribed: Subscribed) => void")]
+        listener: Function,
+    ) {
+        self.shared.listeners.borrow_mut().subscribed.push(listener);
+    }
+
+    /// Adds `symbols` to the set of quotes received (the first call narrows
+    /// "every symbol" to those named). Kept across reconnects. An unknown
+    /// symbol is refused by the server (`onServerError`, code
+    /// `unknownSymbol`) and leaves the set as it was.
+    ///
+    /// Throws unless `symbols` is an array of strings.
+    pub fn subscribe(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string[]")] symbols: JsValue,
+    ) -> Result<(), JsError> {
+        let symbols = symbol_list(&symbols, "subscribe(symbols)")?;
+        let mut inner = self.shared.inner.borrow_mut();
+        let message = inner.feed.subscribe(&symbols);
+        inner.send(&message);
+        Ok(())
+    }
+
+    /// Removes `symbols` from the set of quotes received. Kept across
+    /// reconnects.
+    ///
+    /// Throws unless `symbols` is an array of strings.
+    pub fn unsubscribe(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string[]")] symbols: JsValue,
+    ) -> Result<(), JsError> {
+        let symbols = symbol_list(&symbols, "unsubscribe(symbols)")?;
+        let mut inner = self.shared.inner.borrow_mut();
+        let message = inner.feed.unsubscribe(&symbols);
+        inner.send(&message);
+        Ok(())
+    }
+
+    /// The symbols asked for (as the server last confirmed them, or as
+    /// requested while not connected); `undefined` for every symbol.
+    #[wasm_bindgen(getter, unchecked_return_type = "string[] | undefined")]
+    pub fn symbols(&self) -> JsValue {
+        match self.shared.inner.borrow().feed.symbols() {
+            Some(s) => s
+                .into_iter()
+                .map(JsValue::from)
+                .collect::<js_sys::Array>()
+                .into(),
+            None => JsValue::UNDEFINED,
+        }
+    }
+
+    /// The `format` option in effect: `"binary"`, `"json"` or `"full-json"`.
+    #[wasm_bindgen(
+        getter,
+        unchecked_return_type = "\"binary\" | \"json\" | \"full-json\""
+    )]
+    pub fn format(&self) -> String {
+        let format = self.shared.inner.borrow().feed.format;
+        crate::option_names::FORMATS
+            .iter()
+            .find(|(_, p)| *p == format)
+            .map_or("binary", |(n, _)| n)
+            .to_owned()
     }
 
     /// Removes `listener` wherever it was registered; returns whether it was.
@@ -213,5 +301,15 @@ impl MarketClient {
     #[wasm_bindgen(getter, js_name = gapCount)]
     pub fn gap_count(&self) -> f64 {
         self.shared.inner.borrow().gaps.gap_count() as f64
+    }
+}
+
+/// Rust-only hooks for the browser tests (not part of the JS API).
+impl MarketClient {
+    /// Drops the next delta as if the network had lost it: the one after
+    /// it does not fit, so the client asks for a keyframe (fault injection).
+    #[doc(hidden)]
+    pub fn drop_next_delta(&self) {
+        self.shared.inner.borrow_mut().feed.drop_next_delta();
     }
 }

@@ -21,7 +21,7 @@ use std::rc::{Rc, Weak};
 use gloo_events::EventListener;
 use gloo_timers::callback::{Interval, Timeout};
 use js_sys::{Function, Object};
-use marketfeed_protocol::{ClientMessage, CloseCode};
+use marketfeed_protocol::{ClientMessage, CloseCode, Subprotocol};
 use wasm_bindgen::prelude::*;
 
 use crate::connection::{
@@ -29,8 +29,9 @@ use crate::connection::{
 };
 use crate::gaps::GapTracker;
 use crate::js::{js_error_message, message_text, status_object};
-use crate::messages::on_text;
+use crate::messages::{on_binary, on_text};
 use crate::options::TokenSource;
+use crate::state::Feed;
 use crate::transport::{SocketEvent, Transport};
 
 pub(crate) struct Shared {
@@ -47,16 +48,20 @@ pub(crate) struct Listeners {
     pub(crate) gap: Vec<Function>,
     pub(crate) hello: Vec<Function>,
     pub(crate) server_error: Vec<Function>,
+    pub(crate) quote: Vec<Function>,
+    pub(crate) subscribed: Vec<Function>,
 }
 
 impl Listeners {
-    pub(crate) fn all_mut(&mut self) -> [&mut Vec<Function>; 5] {
+    pub(crate) fn all_mut(&mut self) -> [&mut Vec<Function>; 7] {
         [
             &mut self.snapshot,
             &mut self.status,
             &mut self.gap,
             &mut self.hello,
             &mut self.server_error,
+            &mut self.quote,
+            &mut self.subscribed,
         ]
     }
 }
@@ -68,6 +73,9 @@ pub(crate) enum Event {
     Gap(JsValue),
     Hello(JsValue),
     ServerError(JsValue),
+    /// A quote that changed in this tick (told before its snapshot).
+    Quote(JsValue),
+    Subscribed(JsValue),
     /// Call `getToken` for connect attempt `attempt` (user code: run with
     /// no borrow held).
     FetchToken {
@@ -93,6 +101,8 @@ pub(crate) struct Inner {
     pub(crate) last_snapshot: JsValue,
     pub(crate) next_ping_id: u64,
     pub(crate) hidden_since: Option<f64>,
+    /// The format, the v2 state and the app's subscription (`state.rs`).
+    pub(crate) feed: Feed,
 }
 
 /// The attempt's socket, its events routed to the machine; dropping it
@@ -102,18 +112,16 @@ pub(crate) struct Socket {
 }
 
 impl Socket {
-    fn open(url: &str, weak: &Weak<Shared>) -> Result<Self, JsValue> {
+    fn open(url: &str, protocol: Subprotocol, weak: &Weak<Shared>) -> Result<Self, JsValue> {
         let weak = weak.clone();
-        let transport = Transport::open(url, &[], move |event| {
+        let transport = Transport::open(url, &[protocol.name()], move |event| {
             let Some(shared) = weak.upgrade() else {
                 return;
             };
             match event {
                 SocketEvent::Open => dispatch(&shared, Input::SocketOpened),
                 SocketEvent::Text(text) => on_text(&shared, &text),
-                // The protocol is JSON text; a binary frame still proves
-                // liveness.
-                SocketEvent::Binary(_) => dispatch(&shared, Input::Message),
+                SocketEvent::Binary(bytes) => on_binary(&shared, &bytes),
                 SocketEvent::Error => dispatch(&shared, Input::SocketError),
                 SocketEvent::Closed { code, reason, .. } => {
                     dispatch(&shared, Input::SocketClosed { code, reason });
@@ -182,6 +190,8 @@ fn emit(shared: &Rc<Shared>, events: Vec<Event>) {
             Event::Gap(v) => (|l| &l.gap, v),
             Event::Hello(v) => (|l| &l.hello, v),
             Event::ServerError(v) => (|l| &l.server_error, v),
+            Event::Quote(v) => (|l| &l.quote, v),
+            Event::Subscribed(v) => (|l| &l.subscribed, v),
             Event::FetchToken { attempt, get_token } => {
                 fetch_token(shared, attempt, &get_token);
                 continue;
@@ -236,6 +246,7 @@ impl Inner {
         match action {
             Action::Connect => {
                 self.gaps.resync();
+                self.feed.reset();
                 self.socket = None;
                 self.attempt += 1;
                 let url = self.urls.next_url().to_owned();
@@ -299,7 +310,7 @@ impl Inner {
 
     /// Opens the attempt's socket; `false` if the browser refused the URL.
     fn open_socket(&mut self, url: &str, weak: &Weak<Shared>) -> bool {
-        match Socket::open(url, weak) {
+        match Socket::open(url, self.feed.format, weak) {
             Ok(socket) => {
                 self.socket = Some(socket);
                 true
@@ -309,16 +320,20 @@ impl Inner {
     }
 
     fn send_ping(&mut self) {
-        if let Some(socket) = &self.socket {
-            if socket.transport.is_open() {
-                self.next_ping_id += 1;
-                let ping = ClientMessage::Ping {
-                    id: self.next_ping_id,
-                };
-                if let Some(text) = message_text(&ping) {
-                    socket.transport.send_text(&text);
-                }
+        self.next_ping_id += 1;
+        let ping = ClientMessage::Ping {
+            id: self.next_ping_id,
+        };
+        self.send(&ping);
+    }
+
+    /// Sends `message` if the socket is open; `false` when it was not sent.
+    pub(crate) fn send(&self, message: &ClientMessage) -> bool {
+        match &self.socket {
+            Some(socket) if socket.transport.is_open() => {
+                message_text(message).is_some_and(|text| socket.transport.send_text(&text))
             }
+            _ => false,
         }
     }
 }

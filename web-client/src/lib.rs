@@ -5,9 +5,12 @@
 //! (see `README.md` beside this crate). JavaScript creates a
 //! `MarketClient(url, options)`, registers `onSnapshot` / `onStatus` /
 //! `onGap` / `onServerError` listeners and receives plain JS objects shaped
-//! like the wire format of `marketfeed-protocol`. Messages are decoded with
-//! the browser's own `JSON.parse` (no JSON parser in the `.wasm`); only
-//! `hello` is converted into the shared Rust type.
+//! like the wire format of `marketfeed-protocol`, whatever the format the
+//! connection speaks (`format`: `binary` — the default, `marketfeed.v2.bin`
+//! —, `json`, `full-json`). JSON text is parsed with the browser's own
+//! `JSON.parse` (no JSON parser in the `.wasm`); v2 keyframes and deltas are
+//! converted into the shared Rust types, and deltas applied with the same
+//! `apply` the protocol tests hold to the server's `diff`.
 //!
 //! # Layout
 //!
@@ -23,7 +26,11 @@
 //!   timers, and carries out the state machine's actions; user code runs
 //!   with no borrow held. Listeners of a dropped socket are removed and
 //!   every timer is cancelled on drop; nothing is leaked per reconnect.
-//! * `messages` (wasm32 only) — routing of server messages by `type`.
+//! * `messages` (wasm32 only) — routing of server messages by `type`
+//!   (text: `JSON.parse`; binary: the protocol's binary decoder).
+//! * `state` (wasm32 only) — the v2 state (keyframes, deltas applied with
+//!   the protocol's `apply`, `resync`) and the app's subscription, kept
+//!   across reconnects.
 //! * `transport` (wasm32 only) — the WebSocket (gloo-net), frame based:
 //!   open, text, binary, error, close with code and reason.
 //! * `options` (wasm32 only) — URL and option parsing.
@@ -49,6 +56,8 @@ mod js;
 mod messages;
 #[cfg(target_arch = "wasm32")]
 mod options;
+#[cfg(target_arch = "wasm32")]
+mod state;
 #[cfg(target_arch = "wasm32")]
 mod transport;
 

@@ -5,6 +5,8 @@
 //! [`MarketClientOptions::KEYS`], which a test holds to the struct's
 //! fields. Pure, so it is compiled and checked natively.
 
+use marketfeed_protocol::Subprotocol;
+
 /// Options of `new MarketClient(url, options)`. Every field is optional; times in ms.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -58,6 +60,18 @@ pub struct MarketClientOptions {
         ts(optional, type = "() => string | Promise<string>")
     )]
     pub get_token: Option<()>,
+    /// Wire format: `"binary"` (default, `marketfeed.v2.bin`), `"json"`
+    /// (`marketfeed.v2.json`) or `"full-json"` (`marketfeed.v1.json`, a full
+    /// snapshot every tick). Whatever the format, snapshots have the same shape.
+    #[cfg_attr(
+        not(target_arch = "wasm32"),
+        ts(optional, type = "\"binary\" | \"json\" | \"full-json\"")
+    )]
+    pub format: Option<String>,
+    /// Receive quotes only for these symbols (default: every symbol); sent
+    /// after every `hello`, changed with `subscribe` / `unsubscribe`.
+    #[cfg_attr(not(target_arch = "wasm32"), ts(optional))]
+    pub symbols: Option<Vec<String>>,
 }
 
 impl MarketClientOptions {
@@ -87,9 +101,13 @@ impl MarketClientOptions {
     pub const TOKEN: &'static str = "token";
     /// [`Self::get_token`].
     pub const GET_TOKEN: &'static str = "getToken";
+    /// [`Self::format`].
+    pub const FORMAT: &'static str = "format";
+    /// [`Self::symbols`].
+    pub const SYMBOLS: &'static str = "symbols";
 
     /// Every option's JS name, in declaration order.
-    pub const KEYS: [&'static str; 13] = [
+    pub const KEYS: [&'static str; 15] = [
         Self::INITIAL_DELAY_MS,
         Self::MAX_DELAY_MS,
         Self::MULTIPLIER,
@@ -103,5 +121,33 @@ impl MarketClientOptions {
         Self::PROBE_TIMEOUT_MS,
         Self::TOKEN,
         Self::GET_TOKEN,
+        Self::FORMAT,
+        Self::SYMBOLS,
     ];
+}
+
+/// The values of the `format` option and the subprotocol each offers.
+pub const FORMATS: [(&str, Subprotocol); 3] = [
+    ("binary", Subprotocol::V2Bin),
+    ("json", Subprotocol::V2Json),
+    ("full-json", Subprotocol::V1Json),
+];
+
+/// The format of the `format` option's value `name`; `None` when unknown.
+pub fn format_by_name(name: &str) -> Option<Subprotocol> {
+    FORMATS.iter().find(|(n, _)| *n == name).map(|&(_, p)| p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_format_name_maps_to_its_subprotocol() {
+        assert_eq!(format_by_name("binary"), Some(Subprotocol::V2Bin));
+        assert_eq!(format_by_name("json"), Some(Subprotocol::V2Json));
+        assert_eq!(format_by_name("full-json"), Some(Subprotocol::V1Json));
+        assert_eq!(format_by_name("v1"), None);
+        assert_eq!(format_by_name("Binary"), None);
+    }
 }

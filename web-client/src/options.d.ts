@@ -54,4 +54,15 @@ token?: string,
  * throw or rejection fails that attempt, is reported in `status.error` as
  * `getToken failed: …`, and is retried with backoff. Exclusive with `token`.
  */
-getToken?: () => string | Promise<string>, };
+getToken?: () => string | Promise<string>, 
+/**
+ * Wire format: `"binary"` (default, `marketfeed.v2.bin`), `"json"`
+ * (`marketfeed.v2.json`) or `"full-json"` (`marketfeed.v1.json`, a full
+ * snapshot every tick). Whatever the format, snapshots have the same shape.
+ */
+format?: "binary" | "json" | "full-json", 
+/**
+ * Receive quotes only for these symbols (default: every symbol); sent
+ * after every `hello`, changed with `subscribe` / `unsubscribe`.
+ */
+symbols?: Array<string>, };

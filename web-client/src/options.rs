@@ -1,13 +1,15 @@
 //! The constructor's arguments: the URL check and every option of
-//! `MarketClientOptions`, each refused with a thrown error naming it.
+//! `MarketClientOptions` (backoff, timing, token, `format`, `symbols`),
+//! each refused with a thrown error naming it.
 
-use js_sys::Function;
+use js_sys::{Array, Function};
+use marketfeed_protocol::Subprotocol;
 use wasm_bindgen::{JsCast, JsError, JsValue};
 
 use crate::backoff::BackoffConfig;
 use crate::connection::Timing;
 use crate::js::get;
-use crate::option_names::MarketClientOptions as O;
+use crate::option_names::{format_by_name, MarketClientOptions as O, FORMATS};
 
 /// Where the token for each attempt comes from.
 pub(crate) enum TokenSource {
@@ -136,4 +138,50 @@ pub(crate) fn check_url(url: &str) -> Result<(), JsError> {
             "MarketClient needs an absolute ws:// or wss:// URL, got {url:?}"
         ))),
     }
+}
+
+/// The `format` option (default `"binary"`).
+pub(crate) fn format_option(options: &JsValue) -> Result<Subprotocol, JsError> {
+    if options.is_undefined() || options.is_null() {
+        return Ok(Subprotocol::V2Bin);
+    }
+    let value = get(options, O::FORMAT);
+    if value.is_undefined() || value.is_null() {
+        return Ok(Subprotocol::V2Bin);
+    }
+    value
+        .as_string()
+        .and_then(|name| format_by_name(&name))
+        .ok_or_else(|| {
+            let names: Vec<String> = FORMATS.iter().map(|(n, _)| format!("{n:?}")).collect();
+            JsError::new(&format!(
+                "option format must be one of {}",
+                names.join(", ")
+            ))
+        })
+}
+
+/// The `symbols` option: `None` (every symbol) unless given.
+pub(crate) fn symbols_option(options: &JsValue) -> Result<Option<Vec<String>>, JsError> {
+    if options.is_undefined() || options.is_null() {
+        return Ok(None);
+    }
+    let value = get(options, O::SYMBOLS);
+    if value.is_undefined() || value.is_null() {
+        return Ok(None);
+    }
+    symbol_list(&value, "option symbols").map(Some)
+}
+
+/// An array of strings (a method argument or an option), `what` naming it
+/// in the error.
+pub(crate) fn symbol_list(value: &JsValue, what: &str) -> Result<Vec<String>, JsError> {
+    let err = || JsError::new(&format!("{what} must be an array of symbol strings"));
+    if !Array::is_array(value) {
+        return Err(err());
+    }
+    Array::from(value)
+        .iter()
+        .map(|s| s.as_string().ok_or_else(err))
+        .collect()
 }

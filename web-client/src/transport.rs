@@ -103,9 +103,10 @@ impl Transport {
         self.raw.ready_state() == WebSocket::OPEN
     }
 
-    /// Sends a text frame; a socket not open drops it.
-    pub(crate) fn send_text(&self, text: &str) {
-        let _ = self.raw.send_with_str(text);
+    /// Sends a text frame; `false` when the browser refused it (a socket
+    /// not open drops it).
+    pub(crate) fn send_text(&self, text: &str) -> bool {
+        self.raw.send_with_str(text).is_ok()
     }
 
     /// Starts the closing handshake with `code` and `reason`, then drops

@@ -111,7 +111,7 @@ struct Watched {
 
 impl Watched {
     fn new(url: &str, opts: Object) -> Self {
-        let client = MarketClient::new(url.to_owned(), Some(opts.unchecked_into()))
+        let client = MarketClient::new(JsValue::from(url.to_owned()), Some(opts.unchecked_into()))
             .expect("valid client options");
         let opens: Rc<Cell<u32>> = Rc::default();
         let snapshots: Rc<RefCell<Vec<f64>>> = Rc::default();
