@@ -513,7 +513,7 @@ fn a_new_publisher_is_a_new_epoch_that_clients_see() {
 }
 
 #[test]
-fn a_v2_client_gets_a_keyframe_of_the_new_stream_and_its_deltas_after_a_new_epoch() {
+fn a_v2_client_sees_the_stream_go_stale_then_a_keyframe_of_the_new_epoch_and_its_deltas() {
     let c = cluster();
     let mut client = connect_offering(&c.edges[0].addr, Some("marketfeed.v2.bin")).unwrap();
     let old = loop {
@@ -540,6 +540,21 @@ fn a_v2_client_gets_a_keyframe_of_the_new_stream_and_its_deltas_after_a_new_epoc
         }
     }
     c.publisher.kill();
+    // The silent stream's last tick is restated, marked stale, as a
+    // keyframe of the same `seq` (a delta could not carry it: its `seq`
+    // would not advance).
+    let stale = loop {
+        match client.read_bin() {
+            Bin::Keyframe(k) if k.stale => break k,
+            Bin::Keyframe(k) => at = k.seq,
+            Bin::Delta { seq, base } => {
+                assert_eq!(base, at);
+                at = seq;
+            }
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(stale.seq, at, "the last tick, restated");
     let standby = publisher(&c.broker);
     let new = loop {
         if let Bin::Hello(epoch) = client.read_bin() {

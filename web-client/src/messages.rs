@@ -174,7 +174,10 @@ fn on_v1_snapshot(inner: &mut Inner, value: JsValue, quotes_wanted: bool, events
         return;
     }
     // An integral f64 ≥ 0 converts exactly (saturating past u64::MAX).
-    if !observe_seq(inner, seq as u64, events) {
+    // The tick already held, restated (an edge marking its last state
+    // stale), is taken too.
+    let seq = seq as u64;
+    if inner.gaps.last_seq() != Some(seq) && !observe_seq(inner, seq, events) {
         return;
     }
     if quotes_wanted {

@@ -379,7 +379,10 @@ impl Hub {
             (prev, groups)
         };
         let keyframe_due = next.seq % self.inner.config.keyframe_interval == 0;
-        let delta = match (&prev, keyframe_due) {
+        // The same tick again, amended (an edge whose publisher went silent
+        // marks its last state stale): v2 clients get it as a keyframe.
+        let restated = prev.as_ref().is_some_and(|p| p.seq == next.seq);
+        let delta = match (&prev, keyframe_due || restated) {
             (Some(prev), false) if groups.keys().any(Audience::is_v2) => diff(prev, &next),
             _ => None,
         };
@@ -398,7 +401,11 @@ impl Hub {
                 let frame = self.encode_keyframe(&next, &audience);
                 precompress(&frame, &members);
                 for (client, generation) in &members {
-                    client.offer_keyframe(&frame, next.seq, Some(*generation));
+                    if restated {
+                        client.offer_restated(&frame, next.seq, *generation);
+                    } else {
+                        client.offer_keyframe(&frame, next.seq, Some(*generation));
+                    }
                 }
                 made.push((audience, frame));
                 continue;

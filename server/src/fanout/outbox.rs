@@ -301,12 +301,27 @@ impl Client {
     /// beyond ignores it; without, it is always taken (a new client, a
     /// subscription change, a resync).
     pub(crate) fn offer_keyframe(&self, frame: &Encoded, seq: u64, generation: Option<u64>) {
-        let mut out = self.outbox();
+        let out = self.outbox();
         if let Some(g) = generation {
             if g != out.generation || out.chain.is_some_and(|c| c >= seq) {
                 return;
             }
         }
+        self.take_keyframe(out, frame, seq);
+    }
+
+    /// Offers a keyframe restating tick `seq`, which the chain may already
+    /// be at (an edge marking its last state stale repeats that tick):
+    /// ignored only by a stale generation or a chain beyond `seq`.
+    pub(crate) fn offer_restated(&self, frame: &Encoded, seq: u64, generation: u64) {
+        let out = self.outbox();
+        if generation != out.generation || out.chain.is_some_and(|c| c > seq) {
+            return;
+        }
+        self.take_keyframe(out, frame, seq);
+    }
+
+    fn take_keyframe(&self, mut out: MutexGuard<'_, Outbox>, frame: &Encoded, seq: u64) {
         if out.close.is_some() || out.broken {
             return;
         }
