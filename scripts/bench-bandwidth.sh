@@ -2,11 +2,13 @@
 # Wire bytes per client-second of each wire format, in one sitting: one
 # server (simulator, continuous trading, 1 s ticks), the load generator
 # run once per format against it, the same clients and window each time.
-# Prints bytes per client-second and the share of v1.json's.
+# Prints bytes per client-second and the share of v1.json's. A format
+# with `+deflate` also negotiates permessage-deflate (compressed once per
+# tick by the server, inflated by the load generator).
 #
 #   scripts/bench-bandwidth.sh                     # 200 clients, 60 s windows
 #   CLIENTS=1000 DURATION=120s scripts/bench-bandwidth.sh
-#   FORMATS="marketfeed.v1.json marketfeed.v2.bin" scripts/bench-bandwidth.sh
+#   FORMATS="marketfeed.v1.json marketfeed.v2.bin+deflate" scripts/bench-bandwidth.sh
 #
 # Output: $CARGO_TARGET_DIR/bench-bandwidth/<stamp>/{*.json,*.log,table.md}
 set -euo pipefail
@@ -14,7 +16,7 @@ cd "$(dirname "$0")/.."
 CLIENTS=${CLIENTS:-200}
 DURATION=${DURATION:-60s}
 TICK=${TICK:-1s}
-FORMATS=${FORMATS:-"marketfeed.v1.json marketfeed.v2.json marketfeed.v2.bin"}
+FORMATS=${FORMATS:-"marketfeed.v1.json marketfeed.v1.json+deflate marketfeed.v2.json marketfeed.v2.json+deflate marketfeed.v2.bin marketfeed.v2.bin+deflate"}
 TARGET=${CARGO_TARGET_DIR:-target}
 BIN=${BIN:-$TARGET/release}
 OUT=${OUT:-$TARGET/bench-bandwidth/$(date -u +%Y%m%dT%H%M%SZ)}
@@ -43,9 +45,12 @@ done
 
 for format in $FORMATS; do
   echo "== $format: $CLIENTS clients, $DURATION window, $TICK ticks" >&2
+  deflate=()
+  [[ $format == *+deflate ]] && deflate=(--deflate)
   "$BIN/marketfeed-loadgen" --url "ws://$addr/ws/market" --clients "$CLIENTS" \
-    --duration "$DURATION" --subprotocol "$format" --server-pid "$SERVER_PID" \
-    --label "$format" 2>"$OUT/$format.loadgen.log" | tail -n1 >"$OUT/$format.json"
+    --duration "$DURATION" --subprotocol "${format%+deflate}" "${deflate[@]}" \
+    --server-pid "$SERVER_PID" --label "$format" \
+    2>"$OUT/$format.loadgen.log" | tail -n1 >"$OUT/$format.json"
 done
 
 python3 - "$OUT" $FORMATS <<'PY' | tee "$OUT/table.md"
@@ -53,11 +58,11 @@ import json, sys
 out, formats = sys.argv[1], sys.argv[2:]
 rows = [(f, json.load(open(f"{out}/{f}.json"))) for f in formats]
 base = next((r["wire_bytes_per_client_s"] for f, r in rows if f == "marketfeed.v1.json"), None)
-print("| format | clients | B per client-second | share of v1.json | mean message B | binary messages | gaps |")
-print("|---|---|---|---|---|---|---|")
+print("| format | clients | B per client-second | share of v1.json | mean message B (plain) | compressed messages | binary messages | gaps |")
+print("|---|---|---|---|---|---|---|---|")
 for f, r in rows:
     b = r["wire_bytes_per_client_s"]
     share = f"{100 * b / base:.1f} %" if base else "-"
-    print(f"| {f} | {r['connected']} | {b:.0f} | {share} | {r['mean_msg_bytes']} | {r['binary_messages']} | {r['gaps']} |")
+    print(f"| {f} | {r['connected']} | {b:.0f} | {share} | {r['mean_msg_bytes']} | {r['compressed_msgs']} | {r['binary_messages']} | {r['gaps']} |")
 PY
 echo "results in $OUT" >&2

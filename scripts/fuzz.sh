@@ -5,7 +5,7 @@
 #   scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]
 #
 # Default: 600 s for each of frame_reader, frame_diff, handshake,
-# client_message. scripts/test.sh runs it with 25 s per target as a smoke
+# client_message, ingest. scripts/test.sh runs it with 20 s per target as a smoke
 # run. New corpus entries go to fuzz/corpus/TARGET (not committed); the
 # committed seeds in fuzz/seeds/TARGET are read, never written. A finding
 # is saved under fuzz/artifacts/TARGET/ and makes the script fail; replay
@@ -20,7 +20,7 @@ say() { printf '[fuzz] %s\n' "$*" >&2; }
 secs="${1:-600}"
 shift || true
 targets=("$@")
-[[ ${#targets[@]} -gt 0 ]] || targets=(frame_reader frame_diff handshake client_message)
+[[ ${#targets[@]} -gt 0 ]] || targets=(frame_reader frame_diff handshake client_message ingest)
 [[ "$secs" =~ ^[0-9]+$ && "$secs" -gt 0 ]] || { say "error: seconds must be a positive integer"; exit 2; }
 command -v cargo-fuzz >/dev/null || { say "error: cargo-fuzz missing (scripts/setup.sh installs it)"; exit 2; }
 

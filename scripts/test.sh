@@ -2,7 +2,7 @@
 # The whole test suite: installs what is missing (scripts/setup.sh), checks
 # formatting and lints (native and wasm32), then runs every test — native
 # unit and integration tests over real loopback sockets, the load
-# generator smoke test, a 25 s fuzz run per cargo-fuzz target, and the
+# generator smoke test, a 20 s fuzz run per cargo-fuzz target (five: 100 s), and the
 # browser tests in headless Chromium.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -29,8 +29,8 @@ cargo test --workspace --locked
 say "operator's kit (promtool, systemd-analyze)"
 scripts/check-deploy.sh
 
-say "fuzz smoke run (25 s per target)"
-scripts/fuzz.sh 25
+say "fuzz smoke run (20 s per target)"
+scripts/fuzz.sh 20
 
 say "browser tests"
 scripts/test-browser.sh

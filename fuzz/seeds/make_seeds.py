@@ -3,7 +3,8 @@
 
 frame_reader / frame_diff: hand-made client frames (valid and invalid);
 client_message: the protocol's golden fixtures plus edge cases;
-handshake: valid and broken upgrade request heads.
+handshake: valid and broken upgrade request heads;
+ingest: the protocol's ingest fixtures, each line alone and all together.
 """
 import os
 import struct
@@ -156,3 +157,11 @@ for fixture in sorted(os.listdir(FIXTURES)):
         write("client_message", fixture, f.read())
 for name, data in EXTRA_MESSAGES.items():
     write("client_message", name, data)
+INGEST = os.path.join(FIXTURES, "ingest")
+every = b""
+for fixture in sorted(os.listdir(INGEST)):
+    with open(os.path.join(INGEST, fixture), "rb") as f:
+        data = f.read()
+    write("ingest", fixture, data)
+    every += data if data.endswith(b"\n") else data + b"\n"
+write("ingest", "every_fixture", every)
