@@ -10,7 +10,8 @@
 #   CLIENTS=1000 DURATION=120s scripts/bench-bandwidth.sh
 #   FORMATS="marketfeed.v1.json marketfeed.v2.bin+deflate" scripts/bench-bandwidth.sh
 #
-# Output: $CARGO_TARGET_DIR/bench-bandwidth/<stamp>/{*.json,*.log,table.md}
+# Output: $CARGO_TARGET_DIR/bench-bandwidth/<stamp>/{N-FORMAT.json,N-FORMAT.loadgen.log,table.md}
+# (N numbers the runs, so a format listed twice is measured twice).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CLIENTS=${CLIENTS:-200}
@@ -43,26 +44,28 @@ for _ in $(seq 100); do
 done
 [[ -n "$addr" ]] || { echo "server did not start: $(cat "$log")" >&2; exit 1; }
 
+i=0
 for format in $FORMATS; do
+  i=$((i + 1))
   echo "== $format: $CLIENTS clients, $DURATION window, $TICK ticks" >&2
   deflate=()
   [[ $format == *+deflate ]] && deflate=(--deflate)
   "$BIN/marketfeed-loadgen" --url "ws://$addr/ws/market" --clients "$CLIENTS" \
     --duration "$DURATION" --subprotocol "${format%+deflate}" "${deflate[@]}" \
     --server-pid "$SERVER_PID" --label "$format" \
-    2>"$OUT/$format.loadgen.log" | tail -n1 >"$OUT/$format.json"
+    2>"$OUT/$i-$format.loadgen.log" | tail -n1 >"$OUT/$i-$format.json"
 done
 
 python3 - "$OUT" $FORMATS <<'PY' | tee "$OUT/table.md"
 import json, sys
 out, formats = sys.argv[1], sys.argv[2:]
-rows = [(f, json.load(open(f"{out}/{f}.json"))) for f in formats]
+rows = [(f, json.load(open(f"{out}/{i}-{f}.json"))) for i, f in enumerate(formats, 1)]
 base = next((r["wire_bytes_per_client_s"] for f, r in rows if f == "marketfeed.v1.json"), None)
-print("| format | clients | B per client-second | share of v1.json | mean message B (plain) | compressed messages | binary messages | gaps |")
-print("|---|---|---|---|---|---|---|---|")
+print("| format | clients | B per client-second | share of v1.json | mean message B (plain) | compressed messages | binary messages | gaps | kernel p99 ms | server µs/msg |")
+print("|---|---|---|---|---|---|---|---|---|---|")
 for f, r in rows:
     b = r["wire_bytes_per_client_s"]
     share = f"{100 * b / base:.1f} %" if base else "-"
-    print(f"| {f} | {r['connected']} | {b:.0f} | {share} | {r['mean_msg_bytes']} | {r['compressed_msgs']} | {r['binary_messages']} | {r['gaps']} |")
+    print(f"| {f} | {r['connected']} | {b:.0f} | {share} | {r['mean_msg_bytes']} | {r['compressed_msgs']} | {r['binary_messages']} | {r['gaps']} | {r['latency_kernel_us']['p99'] / 1000:.1f} | {r.get('server', {}).get('cpu_us_per_msg', '-')} |")
 PY
 echo "results in $OUT" >&2

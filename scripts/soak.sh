@@ -132,7 +132,7 @@ if (after.length < 2) {
 }
 const [p99, p99b] = [soak.latency_kernel_us.p99, base.latency_kernel_us.p99];
 ok = verdict(p99 <= p99b * 1.10, "p99", `healthy ${p99} µs with the bad clients vs ${p99b} µs without (${((p99 / p99b - 1) * 100).toFixed(1)} %; limit +10 %)`) && ok;
-ok = verdict(soak.gaps === 0 && soak.clients_with_gaps === 0, "gaps", `${soak.gaps} skipped snapshots over ${soak.clients_with_gaps} healthy clients (${soak.connected} healthy connected, ${soak.stalled} stalled, ${soak.disconnects} disconnects, ${soak.messages} messages)`) && ok;
+ok = verdict(soak.gaps === 0 && soak.clients_with_gaps === 0, "gaps", `${soak.gaps} skipped snapshots, ${soak.clients_with_gaps} healthy clients with a gap (${soak.connected} healthy connected, ${soak.stalled} stalled, ${soak.disconnects} disconnects, ${soak.messages} messages)`) && ok;
 console.log(ok ? "soak: every verdict passed" : "soak: FAILED");
 process.exitCode = ok ? 0 : 1;
 EOF

@@ -11,7 +11,7 @@
 //! Every test takes the server lock, since one of them restarts it.
 #![cfg(target_arch = "wasm32")]
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
@@ -20,59 +20,17 @@ use js_sys::{Array, Function, Object, Reflect, JSON};
 use marketfeed_web_client::MarketClient;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
-use wasm_bindgen_test::{console_log, wasm_bindgen_test, wasm_bindgen_test_configure};
+use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
+
+mod common;
+
+use common::{control_at, get, lock_server, urls};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-const WS_URL: Option<&str> = option_env!("MARKETFEED_WS_URL");
-const CONTROL_URL: Option<&str> = option_env!("MARKETFEED_CONTROL_URL");
-
-fn urls() -> Option<(&'static str, &'static str)> {
-    match (WS_URL, CONTROL_URL) {
-        (Some(ws), Some(control)) => Some((ws, control)),
-        _ => {
-            console_log!(
-                "SKIPPED: MARKETFEED_WS_URL / MARKETFEED_CONTROL_URL not set \
-                 (run scripts/test-browser.sh)"
-            );
-            None
-        }
-    }
-}
-
-thread_local! {
-    static SERVER_LOCK: Cell<bool> = const { Cell::new(false) };
-}
-
-struct ServerGuard;
-
-impl Drop for ServerGuard {
-    fn drop(&mut self) {
-        SERVER_LOCK.with(|l| l.set(false));
-    }
-}
-
-async fn lock_server() -> ServerGuard {
-    while SERVER_LOCK.with(|l| l.replace(true)) {
-        TimeoutFuture::new(20).await;
-    }
-    ServerGuard
-}
-
 async fn control(path: &str) {
     let (_, base) = urls().expect("checked by the caller");
-    let window = web_sys::window().expect("a window");
-    let url = format!("{base}{path}");
-    let response: web_sys::Response = JsFuture::from(window.fetch_with_str(&url))
-        .await
-        .unwrap_or_else(|e| panic!("fetch {url}: {e:?}"))
-        .unchecked_into();
-    assert!(response.ok(), "{url} answered {}", response.status());
-}
-
-fn get(v: &JsValue, key: &str) -> JsValue {
-    Reflect::get(v, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+    control_at(base, path).await;
 }
 
 fn text(v: &JsValue) -> String {

@@ -20,79 +20,23 @@ use marketfeed_web_client::backoff::{Backoff, BackoffConfig};
 use marketfeed_web_client::MarketClient;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::{console_log, wasm_bindgen_test, wasm_bindgen_test_configure};
+
+mod common;
+
+use common::{control_at, get, lock_server, now, urls};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-const WS_URL: Option<&str> = option_env!("MARKETFEED_WS_URL");
-const CONTROL_URL: Option<&str> = option_env!("MARKETFEED_CONTROL_URL");
 // The cluster under tests/browser/cluster.mjs: its edges' URLs (comma
 // separated) and its control API.
 const CLUSTER_WS_URLS: Option<&str> = option_env!("MARKETFEED_CLUSTER_WS_URLS");
 const CLUSTER_CONTROL_URL: Option<&str> = option_env!("MARKETFEED_CLUSTER_CONTROL_URL");
 
-fn urls() -> Option<(&'static str, &'static str)> {
-    match (WS_URL, CONTROL_URL) {
-        (Some(ws), Some(control)) => Some((ws, control)),
-        _ => {
-            console_log!(
-                "SKIPPED: MARKETFEED_WS_URL / MARKETFEED_CONTROL_URL not set \
-                 (run scripts/test-browser.sh)"
-            );
-            None
-        }
-    }
-}
-
-thread_local! {
-    static SERVER_LOCK: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Exclusive use of the server while it is alive.
-struct ServerGuard;
-
-impl Drop for ServerGuard {
-    fn drop(&mut self) {
-        SERVER_LOCK.with(|l| l.set(false));
-    }
-}
-
-async fn lock_server() -> ServerGuard {
-    while SERVER_LOCK.with(|l| l.replace(true)) {
-        TimeoutFuture::new(20).await;
-    }
-    ServerGuard
-}
-
-fn now() -> f64 {
-    js_sys::Date::now()
-}
-
 /// Calls the supervisor; panics unless it answers 200.
 async fn control(path: &str) -> JsValue {
     let (_, base) = urls().expect("checked by the caller");
     control_at(base, path).await
-}
-
-/// Calls the control API at `base`; panics unless it answers 200.
-async fn control_at(base: &str, path: &str) -> JsValue {
-    let window = web_sys::window().expect("a window");
-    let url = format!("{base}{path}");
-    let response: web_sys::Response = JsFuture::from(window.fetch_with_str(&url))
-        .await
-        .unwrap_or_else(|e| panic!("fetch {url}: {e:?}"))
-        .unchecked_into();
-    let body = JsFuture::from(response.json().expect("json body"))
-        .await
-        .expect("json body");
-    assert!(
-        response.ok(),
-        "{url} answered {}: {:?}",
-        response.status(),
-        JSON::stringify(&body)
-    );
-    body
 }
 
 /// Everything a client told its listeners, with the time it was told.
@@ -114,10 +58,6 @@ fn options(pairs: &[(&str, f64)]) -> JsValue {
         Reflect::set(&o, &JsValue::from_str(k), &JsValue::from_f64(*v)).expect("set");
     }
     o.into()
-}
-
-fn get(v: &JsValue, key: &str) -> JsValue {
-    Reflect::get(v, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
 }
 
 fn state_of(status: &JsValue) -> String {

@@ -30,48 +30,15 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::{console_log, wasm_bindgen_test, wasm_bindgen_test_configure};
 
+mod common;
+
+use common::{get, given, lock_server, now, CONTROL_URL, WS_URL};
+
 wasm_bindgen_test_configure!(run_in_browser);
 
-const WS_URL: Option<&str> = option_env!("MARKETFEED_WS_URL");
-const CONTROL_URL: Option<&str> = option_env!("MARKETFEED_CONTROL_URL");
 const GAP_WS_URL: Option<&str> = option_env!("MARKETFEED_GAP_WS_URL");
 const AUTH_WS_URL: Option<&str> = option_env!("MARKETFEED_AUTH_WS_URL");
 const AUTH_CONTROL_URL: Option<&str> = option_env!("MARKETFEED_AUTH_CONTROL_URL");
-
-fn given(name: &str, v: Option<&'static str>) -> Option<&'static str> {
-    if v.is_none() {
-        console_log!("SKIPPED: {name} not set (run scripts/test-browser.sh)");
-    }
-    v
-}
-
-thread_local! {
-    static SERVER_LOCK: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Exclusive use of the shared server (the hidden-tab test freezes it).
-struct ServerGuard;
-
-impl Drop for ServerGuard {
-    fn drop(&mut self) {
-        SERVER_LOCK.with(|l| l.set(false));
-    }
-}
-
-async fn lock_server() -> ServerGuard {
-    while SERVER_LOCK.with(|l| l.replace(true)) {
-        TimeoutFuture::new(20).await;
-    }
-    ServerGuard
-}
-
-fn now() -> f64 {
-    js_sys::Date::now()
-}
-
-fn get(v: &JsValue, key: &str) -> JsValue {
-    Reflect::get(v, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
-}
 
 fn set(o: &JsValue, key: &str, v: &JsValue) {
     Reflect::set(o, &JsValue::from_str(key), v).expect("set");
