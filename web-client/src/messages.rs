@@ -15,7 +15,9 @@ use crate::connection::{ConnectionState, Input};
 use crate::driver::{dispatch, dispatch_with, Event, Inner, Shared};
 use crate::gaps::{GapEvent, SeqOutcome};
 use crate::js::{gap_object, get};
-use crate::state::{changed_quotes, on_delta, on_json_delta, on_json_keyframe, on_keyframe};
+use crate::state::{
+    changed_quotes, keyframe_is_new, on_delta, on_json_delta, on_json_keyframe, on_keyframe,
+};
 
 fn warn(what: &str) {
     web_sys::console::warn_1(&format!("marketfeed: {what}").into());
@@ -174,10 +176,7 @@ fn on_v1_snapshot(inner: &mut Inner, value: JsValue, quotes_wanted: bool, events
         return;
     }
     // An integral f64 ≥ 0 converts exactly (saturating past u64::MAX).
-    // The tick already held, restated (an edge marking its last state
-    // stale), is taken too.
-    let seq = seq as u64;
-    if inner.gaps.last_seq() != Some(seq) && !observe_seq(inner, seq, events) {
+    if !keyframe_is_new(inner, seq as u64, events) {
         return;
     }
     if quotes_wanted {

@@ -230,10 +230,11 @@ fn snapshot_object(s: &MarketSnapshot, quotes: &Array) -> JsValue {
     })
 }
 
-/// Whether a keyframe of tick `seq` is to be taken: a newer tick, or the
-/// tick the client already holds — the keyframe of a new subscription set,
-/// or the answer to a `resync` (the server sends the newest tick it has).
-fn keyframe_is_new(inner: &mut Inner, seq: u64, events: &mut Vec<Event>) -> bool {
+/// Whether a full state of tick `seq` (a keyframe, a v1 snapshot) is to be
+/// taken: a newer tick, or the tick the client already holds — the keyframe
+/// of a new subscription set, the answer to a `resync` (the server sends the
+/// newest tick it has), or a tick restated (an edge marking it stale).
+pub(crate) fn keyframe_is_new(inner: &mut Inner, seq: u64, events: &mut Vec<Event>) -> bool {
     inner.gaps.last_seq() == Some(seq) || observe_seq(inner, seq, events)
 }
 

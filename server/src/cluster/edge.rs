@@ -26,7 +26,7 @@ use marketfeed_protocol::{decode_tick, MarketSnapshot};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{connect_options, BusMetrics};
+use super::BusMetrics;
 use crate::fanout::clock::unix_micros;
 use crate::fanout::encoder::Greeting;
 use crate::fanout::hub::Hub;
@@ -60,15 +60,8 @@ pub async fn run_link(
     metrics: BusMetrics,
     cancel: CancellationToken,
 ) {
-    let client = match connect_options("marketfeed-edge", &metrics)
-        .connect(target.url.as_str())
-        .await
-    {
-        Ok(client) => client,
-        Err(e) => {
-            tracing::error!(nats = %target.url, "cannot use the NATS server: {e}");
-            return;
-        }
+    let Some(client) = super::connect("marketfeed-edge", &target, &metrics).await else {
+        return;
     };
     tracing::info!(nats = %target.url, subject = %target.subject, "following ticks");
     while !cancel.is_cancelled() {

@@ -160,6 +160,26 @@ pub fn reconnect_delay(attempts: usize) -> Duration {
 /// monitoring, no initial-connect failure (the broker may start later),
 /// endless jittered reconnects, and the connection state mirrored into
 /// `marketfeed_bus_connected` and the log.
+/// Connects to `target` as client `name` (retrying and reconnecting by
+/// itself, the link's state in `metrics`); `None`, logged, when the URL
+/// cannot be used at all.
+async fn connect(
+    name: &'static str,
+    target: &crate::feed::BusTarget,
+    metrics: &BusMetrics,
+) -> Option<async_nats::Client> {
+    match connect_options(name, metrics)
+        .connect(target.url.as_str())
+        .await
+    {
+        Ok(client) => Some(client),
+        Err(e) => {
+            tracing::error!(nats = %target.url, "cannot use the NATS server: {e}");
+            None
+        }
+    }
+}
+
 fn connect_options(name: &'static str, metrics: &BusMetrics) -> async_nats::ConnectOptions {
     let metrics = metrics.clone();
     async_nats::ConnectOptions::new()

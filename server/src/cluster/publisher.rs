@@ -8,7 +8,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::{connect_options, BusMetrics};
+use super::BusMetrics;
 use crate::feed::BusTarget;
 
 /// Ticks waiting for the publishing task; beyond this they are dropped
@@ -53,15 +53,8 @@ async fn run(
     metrics: BusMetrics,
     cancel: CancellationToken,
 ) {
-    let client = match connect_options("marketfeed-publisher", &metrics)
-        .connect(target.url.as_str())
-        .await
-    {
-        Ok(client) => client,
-        Err(e) => {
-            tracing::error!(nats = %target.url, "cannot use the NATS server: {e}");
-            return;
-        }
+    let Some(client) = super::connect("marketfeed-publisher", &target, &metrics).await else {
+        return;
     };
     loop {
         let snapshot = tokio::select! {
