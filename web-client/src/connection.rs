@@ -421,14 +421,14 @@ impl Machine {
             Input::DeadlineExpired if self.state == Connecting => {
                 self.error = Some(format!(
                     "connect timeout: no hello within {} ms",
-                    self.timing.connect_timeout_ms
+                    whole_ms(self.timing.connect_timeout_ms)
                 ));
                 self.lost(now, random, None, CloseCode::CONNECT_TIMEOUT)
             }
             Input::DeadlineExpired if self.state == Open => {
                 self.error = Some(format!(
                     "liveness timeout: no message within {} ms",
-                    self.liveness_timeout_ms()
+                    whole_ms(self.liveness_timeout_ms())
                 ));
                 self.lost(now, random, None, CloseCode::LIVENESS_TIMEOUT)
             }
@@ -607,6 +607,14 @@ impl ServerList {
             .get((self.next + n - 1) % n)
             .map_or("", String::as_str)
     }
+}
+
+/// A validated delay (finite, 0 ..= [`MAX_TIMER_MS`]) as whole
+/// milliseconds for a message: an integer is printed without the float
+/// formatting machinery, which would otherwise be compiled into the `.wasm`.
+fn whole_ms(ms: f64) -> u64 {
+    // In range by validation; the cast saturates anyway.
+    ms.round() as u64
 }
 
 /// `url` with its `token` query parameter set to `encoded_token` (already

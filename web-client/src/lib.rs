@@ -35,6 +35,8 @@
 //!   open, text, binary, error, close with code and reason.
 //! * `options` (wasm32 only) — URL and option parsing.
 //! * `js` (wasm32 only) — the plain JS objects handed to listeners.
+//! * `from_js` (wasm32 only) — plain JS values read into the protocol's
+//!   types through their serde derives (`hello`).
 //! * TypeScript, emitted into the generated `.d.ts`: `protocol.d.ts` (the
 //!   wire types) and `events.d.ts` (`ConnectionState`, `StatusEvent`,
 //!   `GapEvent`, `MarketClientOptions`) are generated from the Rust types
@@ -50,6 +52,8 @@ pub mod option_names;
 mod client;
 #[cfg(target_arch = "wasm32")]
 mod driver;
+#[cfg(target_arch = "wasm32")]
+mod from_js;
 #[cfg(target_arch = "wasm32")]
 mod js;
 #[cfg(target_arch = "wasm32")]

@@ -13,6 +13,7 @@ use wasm_bindgen::JsValue;
 
 use crate::connection::{ConnectionState, Input};
 use crate::driver::{dispatch, dispatch_with, Event, Inner, Shared};
+use crate::from_js::from_js;
 use crate::gaps::{GapEvent, SeqOutcome};
 use crate::js::{gap_object, get};
 use crate::state::{
@@ -51,11 +52,9 @@ pub(crate) fn on_binary(shared: &Rc<Shared>, bytes: &[u8]) {
     }
 }
 
-/// `value` as `T` (serde-wasm-bindgen), warning when it does not fit.
+/// `value` as `T`, warning when it does not fit.
 fn typed<T: DeserializeOwned>(value: &JsValue, what: &str) -> Option<T> {
-    // The serde error is not formatted: its Display would bring float
-    // formatting into the .wasm.
-    serde_wasm_bindgen::from_value(value.clone())
+    from_js(value)
         .map_err(|_| warn(&format!("ignoring an invalid {what}")))
         .ok()
 }

@@ -135,7 +135,7 @@ pub(crate) fn check_url(url: &str) -> Result<(), JsError> {
     match rest {
         Some(host) if !host.is_empty() && !host.starts_with('/') => Ok(()),
         _ => Err(JsError::new(&format!(
-            "MarketClient needs an absolute ws:// or wss:// URL, got {url:?}"
+            "MarketClient needs an absolute ws:// or wss:// URL, got \"{url}\""
         ))),
     }
 }
@@ -153,7 +153,7 @@ pub(crate) fn format_option(options: &JsValue) -> Result<Subprotocol, JsError> {
         .as_string()
         .and_then(|name| format_by_name(&name))
         .ok_or_else(|| {
-            let names: Vec<String> = FORMATS.iter().map(|(n, _)| format!("{n:?}")).collect();
+            let names: Vec<String> = FORMATS.iter().map(|(n, _)| format!("\"{n}\"")).collect();
             JsError::new(&format!(
                 "option format must be one of {}",
                 names.join(", ")
