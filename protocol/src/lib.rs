@@ -37,7 +37,8 @@
 //! * [`subprotocol`] — the `Sec-WebSocket-Protocol` names of the wire
 //!   formats.
 //! * [`bus`] — the envelope a publisher puts on the broker for its edges
-//!   (epoch + stamped snapshot), and its codec.
+//!   (magic, version, epoch + the stamped snapshot as a binary keyframe),
+//!   and its codec.
 //!
 //! Every wire word lives here and nowhere else: message `type`s
 //! ([`message::kind`]), error codes ([`ErrorCode::as_str`]), close codes and

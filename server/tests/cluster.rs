@@ -603,13 +603,15 @@ fn foreign_messages_on_the_subject_are_refused_counted_and_not_forwarded() {
     let mut older = current.clone();
     older.seq = current.seq + 1_000_000;
     older.quotes[0].last = 1;
-    let other_version = String::from_utf8(encode_tick(epoch, &older))
-        .unwrap()
-        .replacen("\"v\":1", "\"v\":7", 1);
-    let foreign: [(&[u8], &str); 5] = [
+    // The envelope's version byte (after the two magic bytes) changed.
+    let mut other_version = encode_tick(epoch, &older);
+    other_version[2] = 7;
+    let foreign: [(&[u8], &str); 6] = [
         (b"not a tick", "bad_encoding"),
         (br#"{"type":"snapshot","seq":99}"#, "bad_encoding"),
-        (other_version.as_bytes(), "wrong_version"),
+        (&other_version, "wrong_version"),
+        // A publisher of the JSON envelope (version 1).
+        (br#"{"v":1,"epoch":5,"snapshot":{}}"#, "wrong_version"),
         (&encode_tick(epoch, &replayed), "old_seq"),
         (&encode_tick(epoch - 1, &older), "old_epoch"),
     ];
