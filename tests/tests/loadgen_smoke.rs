@@ -3,6 +3,9 @@
 //! * Against the real server (library, port 0, 50 ms ticks): the
 //!   `marketfeed-loadgen` binary runs 20 clients for ~3 s and its JSON line
 //!   must show every client connected, messages received and no gaps.
+//! * With `--subscribe`, two `--subprotocol`s and `--scrape-metrics`:
+//!   every client subscribed, and the server's encodes per tick are the
+//!   six (format, set) pairs.
 //! * Against tokio-tungstenite's server side: the hand-written client
 //!   handshake and frame parser interoperate, and a server ping is answered
 //!   with a masked pong.
@@ -180,6 +183,61 @@ async fn loadgen_with_deflate_counts_compressed_wire_bytes() {
     );
     assert!(stderr.contains("deflated"), "{stderr}");
     assert!(deflations > 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loadgen_deals_out_subscriptions_and_formats_and_reads_the_encodes() {
+    let mut config = marketfeed_server::Config::with_defaults();
+    config.tick_interval = Duration::from_millis(50);
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
+    let server = marketfeed_server::Server::start(config, listener).expect("server starts");
+    let url = format!("ws://{}/ws/market", server.local_addr());
+    let run = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_marketfeed-loadgen"))
+            .args(["--url", &url, "--clients", "12", "--duration", "2s"])
+            .args([
+                "--warmup",
+                "300ms",
+                "--ramp-rate",
+                "1000",
+                "--scrape-metrics",
+            ])
+            .args(["--subprotocol", "marketfeed.v2.json,marketfeed.v2.bin"])
+            .args(["--subscribe", "ACB,FPT;VNM;HPG,VIC,MWG"])
+            .output()
+    });
+    let out = timeout(Duration::from_secs(15), run)
+        .await
+        .expect("load generator finishes in time")
+        .expect("join")
+        .expect("load generator runs");
+    server.shutdown().await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "loadgen failed: {stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report: serde_json::Value =
+        serde_json::from_str(stdout.lines().last().expect("a JSON line")).expect("JSON");
+    let num = |k: &str| report[k].as_u64().unwrap_or(u64::MAX);
+    assert_eq!(num("connected"), 12, "{stderr}");
+    assert_eq!(
+        (num("subscribed"), num("server_errors")),
+        (12, 0),
+        "{stderr}"
+    );
+    assert_eq!((num("gaps"), num("reordered")), (0, 0), "{stderr}");
+    // Each client's keyframe of its new set restates the tick it held.
+    assert!(num("restated") <= 12, "{stderr}");
+    // Half the clients in binary frames, the other half in JSON text.
+    assert!(num("binary_messages") > 0, "{stderr}");
+    assert!(num("binary_messages") < num("messages"), "{stderr}");
+    // 3 sets × 2 formats: six encodes per tick, where every client taking
+    // the whole universe would have made two (± one tick's encodes over
+    // ~40 ticks, where a scrape meets a tick being encoded).
+    let per_tick = report["encodes"]["per_tick"].as_f64().unwrap_or(f64::NAN);
+    assert!(
+        (5.5..=6.5).contains(&per_tick),
+        "{per_tick} encodes per tick: {stderr}"
+    );
 }
 
 #[tokio::test]

@@ -54,6 +54,8 @@ pub struct Plan {
     pub subprotocol: Option<Rc<str>>,
     /// Offer permessage-deflate and require it.
     pub deflate: bool,
+    /// A `subscribe` message to send after the upgrade.
+    pub subscribe: Option<Rc<[u8]>>,
 }
 
 async fn connect(plan: &Plan) -> io::Result<TcpStream> {
@@ -115,6 +117,9 @@ pub async fn run(plan: Plan, stats: Rc<RefCell<Stats>>) {
     }
     stats.borrow_mut().connected += 1;
     let mut conn = Conn::new(plan.index, plan.max_payload).with_deflate(plan.deflate);
+    if let Some(subscribe) = &plan.subscribe {
+        conn.send_text(subscribe);
+    }
     let at = RxTime {
         kernel_ns: None,
         user_ns: recv::now_ns(),

@@ -47,8 +47,19 @@ pub struct Config {
     /// `Sec-WebSocket-Protocol` to offer (e.g. `marketfeed.v2.bin`); none
     /// by default (the server then speaks `marketfeed.v1.json`). The
     /// server must choose it, or the client counts as a connect failure.
+    /// Several, comma separated: client i offers the (i mod n)-th.
+    #[arg(long, value_delimiter = ',')]
+    pub subprotocol: Vec<String>,
+    /// Subscription sets: `;`-separated lists of comma-separated symbols
+    /// (`ACB,FPT;VNM,HPG`). Client i sends `subscribe` with set (i mod n)
+    /// right after its upgrade; by default clients take every symbol.
     #[arg(long)]
-    pub subprotocol: Option<String>,
+    pub subscribe: Option<String>,
+    /// Read `marketfeed_ticks_total` and `marketfeed_encodes_total` from
+    /// the server's `/metrics` (the URL's host) at both ends of the
+    /// window and report the encodes per tick.
+    #[arg(long)]
+    pub scrape_metrics: bool,
     /// Offer permessage-deflate (as browsers do) and inflate compressed
     /// snapshots before parsing them; the report's `mean_wire_bytes` is
     /// then the compressed size. A client whose offer is declined fails.
@@ -65,6 +76,27 @@ impl Config {
     pub fn is_stalled(&self, i: u64) -> bool {
         let f = self.stalled_fraction.clamp(0.0, 1.0);
         ((i + 1) as f64 * f).floor() > (i as f64 * f).floor()
+    }
+
+    /// The `--subscribe` sets, empty when not given.
+    pub fn subscription_sets(&self) -> Vec<Vec<String>> {
+        let Some(sets) = &self.subscribe else {
+            return Vec::new();
+        };
+        sets.split(';')
+            .map(|set| {
+                set.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// The `--subprotocol`s offered, as one string for the report.
+    pub fn subprotocols_label(&self) -> Option<String> {
+        (!self.subprotocol.is_empty()).then(|| self.subprotocol.join(","))
     }
 
     /// The source address of client `i`.
@@ -88,5 +120,30 @@ mod tests {
         assert_eq!(c.source_of(5).to_string(), "127.0.0.2");
         let none = Config::parse_from(["x"]);
         assert!(!(0..1000).any(|i| none.is_stalled(i)));
+        assert!(none.subscription_sets().is_empty());
+        assert_eq!(none.subprotocols_label(), None);
+    }
+
+    #[test]
+    fn subscription_sets_and_subprotocols() {
+        let c = Config::parse_from([
+            "x",
+            "--subscribe",
+            "ACB, FPT;VNM",
+            "--subprotocol",
+            "marketfeed.v2.json,marketfeed.v2.bin",
+        ]);
+        assert_eq!(
+            c.subscription_sets(),
+            vec![
+                vec!["ACB".to_owned(), "FPT".to_owned()],
+                vec!["VNM".to_owned()]
+            ]
+        );
+        assert_eq!(c.subprotocol.len(), 2);
+        assert_eq!(
+            c.subprotocols_label().as_deref(),
+            Some("marketfeed.v2.json,marketfeed.v2.bin")
+        );
     }
 }

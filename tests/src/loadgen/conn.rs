@@ -196,7 +196,11 @@ impl Conn {
                     if seq > last + 1 {
                         stats.record_gap(seq - last - 1, !self.had_gap);
                         self.had_gap = true;
-                    } else if seq <= last {
+                    } else if seq == last {
+                        // A keyframe restating the tick held (the answer to
+                        // a subscription change or a resync).
+                        stats.restated += 1;
+                    } else if seq < last {
                         stats.reordered += 1;
                     }
                 }
@@ -214,9 +218,18 @@ impl Conn {
                     }
                 }
             }
+            Scanned::Subscribed => stats.subscribed += 1,
+            Scanned::Error => stats.server_errors += 1,
             Scanned::Other => {}
             Scanned::Invalid => stats.invalid_msgs += 1,
         }
+    }
+
+    /// Queues a text message to the server (masked, as a client must).
+    pub fn send_text(&mut self, payload: &[u8]) {
+        let mask = self.masks.next_mask();
+        self.outgoing
+            .extend(frame::build_masked(frame::OP_TEXT, payload, mask));
     }
 
     /// Bytes currently buffered for an incomplete frame.

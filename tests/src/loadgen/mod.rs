@@ -11,15 +11,18 @@
 //! until every client connected or failed, warm up, then time a window of
 //! `--duration` and report.
 //!
-//! `--subprotocol NAME` offers a wire format (`marketfeed.v2.bin`, …);
-//! the report then counts binary messages and the wire bytes per client
-//! and second, frame headers included.
+//! `--subprotocol NAME[,NAME…]` offers a wire format (`marketfeed.v2.bin`,
+//! …; several are dealt out round-robin); the report then counts binary
+//! messages and the wire bytes per client and second, frame headers
+//! included. `--subscribe` deals out subscription sets the same way, and
+//! `--scrape-metrics` reports the server's encodes per tick over the
+//! window.
 //!
 //! Modules: [`config`] (CLI), [`target`] (URL), [`handshake`], [`frame`],
 //! [`scan`] (`seq`/`ts` extraction), [`conn`] (per-connection state),
 //! [`deflate`] (`--deflate`: the offer and inflating compressed messages),
 //! [`recv`] (timestamped reads), [`client`] (the task), [`stats`],
-//! [`procfs`], [`limits`], [`report`].
+//! [`procfs`], [`scrape`] (the server's counters), [`limits`], [`report`].
 
 pub mod client;
 pub mod config;
@@ -32,6 +35,7 @@ pub mod procfs;
 pub mod recv;
 pub mod report;
 pub mod scan;
+pub mod scrape;
 pub mod stats;
 pub mod target;
 
@@ -42,6 +46,7 @@ use std::time::{Duration, Instant};
 pub use config::Config;
 pub use report::Report;
 
+use marketfeed_protocol::{encode_client, ClientMessage};
 use procfs::ProcSample;
 use report::{Latency, ServerUse};
 use stats::Stats;
@@ -85,7 +90,17 @@ async fn drive(config: &Config, target: target::Target) -> Result<Report, Loadge
     let before = sample(config.server_pid)?;
     let host: Rc<str> = target.host.into();
     let path: Rc<str> = target.path.into();
-    let subprotocol: Option<Rc<str>> = config.subprotocol.as_deref().map(Into::into);
+    let subprotocols: Vec<Rc<str>> = config
+        .subprotocol
+        .iter()
+        .map(|s| s.as_str().into())
+        .collect();
+    let subscriptions: Vec<Rc<[u8]>> = config
+        .subscription_sets()
+        .into_iter()
+        .map(|symbols| encode_client(&ClientMessage::Subscribe { symbols }).into())
+        .collect();
+    let nth = |n: usize, i: u64| (n > 0).then(|| (i % n as u64) as usize);
     let ramp_start = Instant::now();
     let rate = config.ramp_rate.max(1.0);
     for i in 0..config.clients {
@@ -100,8 +115,9 @@ async fn drive(config: &Config, target: target::Target) -> Result<Report, Loadge
             stalled: config.is_stalled(i),
             connect_timeout: config.connect_timeout,
             max_payload: config.max_frame,
-            subprotocol: subprotocol.clone(),
+            subprotocol: nth(subprotocols.len(), i).map(|k| subprotocols[k].clone()),
             deflate: config.deflate,
+            subscribe: nth(subscriptions.len(), i).map(|k| subscriptions[k].clone()),
         };
         tokio::task::spawn_local(client::run(plan, stats.clone()));
     }
@@ -112,6 +128,7 @@ async fn drive(config: &Config, target: target::Target) -> Result<Report, Loadge
     let ramp_s = ramp_start.elapsed().as_secs_f64();
     tokio::time::sleep(config.warmup).await;
 
+    let counters_start = scrape_if(config, &target.addr, &host).await;
     let connected = sample(config.server_pid)?;
     let own_start = procfs::sample(std::process::id()).ok();
     stats.borrow_mut().measuring = true;
@@ -120,6 +137,7 @@ async fn drive(config: &Config, target: target::Target) -> Result<Report, Loadge
     stats.borrow_mut().measuring = false;
     let duration_s = window_start.elapsed().as_secs_f64();
     let end = sample(config.server_pid)?;
+    let counters_end = scrape_if(config, &target.addr, &host).await;
     let own_end = procfs::sample(std::process::id()).ok();
 
     let s = stats.borrow();
@@ -147,7 +165,7 @@ async fn drive(config: &Config, target: target::Target) -> Result<Report, Loadge
         messages: s.window_msgs,
         messages_total: s.total_msgs,
         mean_msg_bytes: s.window_bytes.checked_div(s.window_msgs).unwrap_or(0),
-        subprotocol: config.subprotocol.clone(),
+        subprotocol: config.subprotocols_label(),
         binary_messages: s.window_binary_msgs,
         wire_bytes: s.window_wire_bytes,
         wire_bytes_per_client_s: per_client_second(
@@ -169,9 +187,13 @@ async fn drive(config: &Config, target: target::Target) -> Result<Report, Loadge
         gaps: s.gaps,
         clients_with_gaps: s.clients_with_gaps,
         reordered: s.reordered,
+        restated: s.restated,
         invalid_msgs: s.invalid_msgs,
         missing_kernel_ts: s.missing_kernel_ts,
         pongs_sent: s.pongs_sent,
+        subscribed: s.subscribed,
+        server_errors: s.server_errors,
+        encodes: counters_start.zip(counters_end).map(|(a, b)| a.until(b)),
         loadgen_cpu_s: match (own_start, own_end) {
             (Some(a), Some(b)) => round3(b.cpu_s - a.cpu_s),
             _ => 0.0,
@@ -180,6 +202,19 @@ async fn drive(config: &Config, target: target::Target) -> Result<Report, Loadge
         first_connect_error: s.first_connect_error.clone(),
         first_disconnect: s.first_disconnect.clone(),
     })
+}
+
+/// The server's counters, with `--scrape-metrics`.
+async fn scrape_if(
+    config: &Config,
+    addr: &std::net::SocketAddr,
+    host: &str,
+) -> Option<scrape::Counters> {
+    if config.scrape_metrics {
+        scrape::read(*addr, host).await
+    } else {
+        None
+    }
 }
 
 /// Bytes per client-second (what one client's link carries).

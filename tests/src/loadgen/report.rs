@@ -59,6 +59,17 @@ pub struct ServerUse {
     pub cpu_us_per_msg: f64,
 }
 
+/// Frames the server encoded over the window, against its ticks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Encodes {
+    /// `marketfeed_ticks_total` difference.
+    pub ticks: f64,
+    /// `marketfeed_encodes_total` difference.
+    pub encodes: f64,
+    /// `encodes / ticks`.
+    pub per_tick: f64,
+}
+
 /// One run's results; serialised as the JSON line.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Report {
@@ -120,12 +131,21 @@ pub struct Report {
     pub clients_with_gaps: u64,
     /// Snapshots that arrived out of order or twice.
     pub reordered: u64,
+    /// Market messages restating the `seq` a client held (the keyframe
+    /// after a subscription change).
+    pub restated: u64,
     /// Messages that did not parse.
     pub invalid_msgs: u64,
     /// Window snapshots without a kernel timestamp.
     pub missing_kernel_ts: u64,
     /// Server pings answered.
     pub pongs_sent: u64,
+    /// `subscribed` answers received (`--subscribe`), whole run.
+    pub subscribed: u64,
+    /// `error` messages received, whole run.
+    pub server_errors: u64,
+    /// The server's counters over the window (`--scrape-metrics`).
+    pub encodes: Option<Encodes>,
     /// Load generator CPU seconds during the window (to spot saturation).
     pub loadgen_cpu_s: f64,
     /// Server resource use (`--server-pid`).
@@ -165,7 +185,7 @@ impl Report {
             self.label, self.connected, self.clients, self.stalled, self.connect_failures, self.disconnects, self.ramp_s
         );
         s += &format!(
-            "  window {:.1} s, tick {} ms: {} snapshots of {} B ({} B on the wire{}), {:.0} msg/s, gaps {} ({} clients), reordered {}, invalid {}\n",
+            "  window {:.1} s, tick {} ms: {} snapshots of {} B ({} B on the wire{}), {:.0} msg/s, gaps {} ({} clients), reordered {}, restated {}, invalid {}\n",
             self.duration_s,
             self.tick_interval_ms.map_or("?".to_owned(), |t| t.to_string()),
             self.messages,
@@ -176,6 +196,7 @@ impl Report {
             self.gaps,
             self.clients_with_gaps,
             self.reordered,
+            self.restated,
             self.invalid_msgs
         );
         s += &format!(
@@ -185,6 +206,18 @@ impl Report {
             self.wire_bytes,
             self.wire_bytes_per_client_s
         );
+        if self.subscribed > 0 || self.server_errors > 0 {
+            s += &format!(
+                "  {} subscribed answers, {} error messages\n",
+                self.subscribed, self.server_errors
+            );
+        }
+        if let Some(e) = &self.encodes {
+            s += &format!(
+                "  server encodes {:.0} over {:.0} ticks = {:.2} per tick\n",
+                e.encodes, e.ticks, e.per_tick
+            );
+        }
         s += &latency_line("latency (kernel rx)", &self.latency_kernel_us);
         s += &latency_line("latency (user rx)", &self.latency_user_us);
         s += &latency_line("fan-out last−ts/tick", &self.fanout_last_us);

@@ -5,6 +5,7 @@
 //! parsing the ~5.5 KB of quotes. Anything unexpected falls back to serde
 //! with a struct that names only those fields.
 
+use marketfeed_protocol::kind;
 use serde::Deserialize;
 
 /// How far into a message the fast scan looks for its keys.
@@ -23,6 +24,10 @@ pub enum Scanned {
     },
     /// The greeting.
     Hello,
+    /// The answer to a `subscribe` / `unsubscribe`.
+    Subscribed,
+    /// An `error` message.
+    Error,
     /// Any other message type.
     Other,
     /// Not JSON of the expected shape.
@@ -73,20 +78,36 @@ pub fn scan_binary(msg: &[u8]) -> Scanned {
 pub fn scan(msg: &[u8]) -> Scanned {
     let head = &msg[..msg.len().min(SCAN_WINDOW)];
     if let Some(kind) = string_after(head, b"\"type\":") {
-        match kind {
-            b"snapshot" | b"delta" => {
-                if let (Some(seq), Some(ts)) = (
-                    number_after(head, b"\"seq\":"),
-                    number_after(head, b"\"ts\":"),
-                ) {
-                    return Scanned::Snapshot { seq, ts };
-                }
+        if is_market(kind) {
+            if let (Some(seq), Some(ts)) = (
+                number_after(head, b"\"seq\":"),
+                number_after(head, b"\"ts\":"),
+            ) {
+                return Scanned::Snapshot { seq, ts };
             }
-            b"hello" => return Scanned::Hello,
-            _ => return Scanned::Other,
+        } else {
+            return other_kind(kind);
         }
     }
     slow_scan(msg)
+}
+
+/// A snapshot or delta `type`.
+fn is_market(kind: &[u8]) -> bool {
+    kind == kind::SNAPSHOT.as_bytes() || kind == kind::DELTA.as_bytes()
+}
+
+/// Any `type` but a market message's.
+fn other_kind(kind: &[u8]) -> Scanned {
+    if kind == kind::HELLO.as_bytes() {
+        Scanned::Hello
+    } else if kind == kind::SUBSCRIBED.as_bytes() {
+        Scanned::Subscribed
+    } else if kind == kind::ERROR.as_bytes() {
+        Scanned::Error
+    } else {
+        Scanned::Other
+    }
 }
 
 fn slow_scan(msg: &[u8]) -> Scanned {
@@ -95,9 +116,8 @@ fn slow_scan(msg: &[u8]) -> Scanned {
             kind,
             seq: Some(seq),
             ts: Some(ts),
-        }) if kind == "snapshot" || kind == "delta" => Scanned::Snapshot { seq, ts },
-        Ok(Head { kind, .. }) if kind == "hello" => Scanned::Hello,
-        Ok(Head { kind, .. }) if kind != "snapshot" && kind != "delta" => Scanned::Other,
+        }) if is_market(kind.as_bytes()) => Scanned::Snapshot { seq, ts },
+        Ok(Head { kind, .. }) if !is_market(kind.as_bytes()) => other_kind(kind.as_bytes()),
         _ => Scanned::Invalid,
     }
 }
@@ -166,7 +186,9 @@ mod tests {
         );
         assert_eq!(scan(&fixture("hello.json")), Scanned::Hello);
         assert_eq!(scan(&compact(&fixture("hello.json"))), Scanned::Hello);
-        assert_eq!(scan(&fixture("error.json")), Scanned::Other);
+        assert_eq!(scan(&fixture("error.json")), Scanned::Error);
+        assert_eq!(scan(&compact(&fixture("error.json"))), Scanned::Error);
+        assert_eq!(scan(&fixture("pong.json")), Scanned::Other);
         assert_eq!(scan(b"not json"), Scanned::Invalid);
         assert_eq!(scan(b"{\"type\":\"snapshot\",\"seq\":1}"), Scanned::Invalid);
     }
@@ -190,7 +212,7 @@ mod tests {
                 ts: 1_764_129_600_123_456
             }
         );
-        assert_eq!(scan(&fixture("subscribed.json")), Scanned::Other);
+        assert_eq!(scan(&fixture("subscribed.json")), Scanned::Subscribed);
         assert_eq!(scan_binary(&[9, 1, 1]), Scanned::Invalid);
         assert_eq!(scan_binary(&[2, 0x80]), Scanned::Invalid);
     }

@@ -48,6 +48,10 @@ pub struct Stats {
     pub negative_latency: u64,
     /// `hello` messages received.
     pub hellos: u64,
+    /// `subscribed` answers received.
+    pub subscribed: u64,
+    /// `error` messages received.
+    pub server_errors: u64,
     /// Tick interval announced by the server's `hello`, ms.
     pub tick_interval_ms: Option<u64>,
     /// Sequence numbers skipped, summed over clients.
@@ -58,6 +62,8 @@ pub struct Stats {
     pub clients_with_gaps: u64,
     /// Snapshots whose `seq` did not increase.
     pub reordered: u64,
+    /// Market messages of the `seq` already held (keyframes restating it).
+    pub restated: u64,
     /// Messages that were not JSON of the expected shape.
     pub invalid_msgs: u64,
     /// Healthy clients that completed the upgrade.
@@ -102,11 +108,14 @@ impl Default for Stats {
             missing_kernel_ts: 0,
             negative_latency: 0,
             hellos: 0,
+            subscribed: 0,
+            server_errors: 0,
             tick_interval_ms: None,
             gaps: 0,
             gap_events: 0,
             clients_with_gaps: 0,
             reordered: 0,
+            restated: 0,
             invalid_msgs: 0,
             connected: 0,
             connected_stalled: 0,
