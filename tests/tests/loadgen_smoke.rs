@@ -25,41 +25,53 @@ use tokio_tungstenite::tungstenite::Message;
 
 const WAIT: Duration = Duration::from_secs(10);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn loadgen_against_the_real_server() {
+/// A server on port 0 with 50 ms ticks, and its WebSocket URL.
+async fn fast_server() -> (marketfeed_server::Server, String) {
     let mut config = marketfeed_server::Config::with_defaults();
     config.tick_interval = Duration::from_millis(50);
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
     let server = marketfeed_server::Server::start(config, listener).expect("server starts");
     let url = format!("ws://{}/ws/market", server.local_addr());
+    (server, url)
+}
 
-    let run = tokio::task::spawn_blocking(move || {
-        Command::new(env!("CARGO_BIN_EXE_marketfeed-loadgen"))
-            .args(["--url", &url, "--clients", "20", "--duration", "3s"])
-            .args([
-                "--warmup",
-                "300ms",
-                "--ramp-rate",
-                "1000",
-                "--label",
-                "smoke",
-            ])
-            .args(["--server-pid", &std::process::id().to_string()])
-            .output()
-    });
+/// Runs the load generator against `url` with `args` (a 300 ms warm-up,
+/// 1,000 connects/s); its JSON report and its stderr. A run that fails is a test failure unless
+/// `may_fail`.
+async fn run_loadgen(url: &str, args: &[&str], may_fail: bool) -> (serde_json::Value, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_marketfeed-loadgen"));
+    cmd.args(["--url", url, "--warmup", "300ms", "--ramp-rate", "1000"])
+        .args(args);
+    let run = tokio::task::spawn_blocking(move || cmd.output());
     let out = timeout(Duration::from_secs(15), run)
         .await
         .expect("load generator finishes in time")
         .expect("join")
         .expect("load generator runs");
-    server.shutdown().await;
-
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "loadgen failed: {stderr}");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(may_fail || out.status.success(), "loadgen failed: {stderr}");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let line = stdout.lines().last().expect("a JSON line");
-    let report: serde_json::Value = serde_json::from_str(line).expect("JSON line parses");
-    let num = |k: &str| report[k].as_u64().unwrap_or(u64::MAX);
+    (
+        serde_json::from_str(line).expect("JSON line parses"),
+        stderr,
+    )
+}
+
+/// A count from the report (`u64::MAX` when absent).
+fn num(report: &serde_json::Value, key: &str) -> u64 {
+    report[key].as_u64().unwrap_or(u64::MAX)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loadgen_against_the_real_server() {
+    let (server, url) = fast_server().await;
+    let pid = std::process::id().to_string();
+    let args = ["--clients", "20", "--duration", "3s", "--label", "smoke"];
+    let (report, stderr) =
+        run_loadgen(&url, &[&args[..], &["--server-pid", &pid]].concat(), false).await;
+    server.shutdown().await;
+    let num = |k: &str| num(&report, k);
     assert_eq!(num("connected"), 20, "{stderr}");
     assert_eq!(num("connect_failures"), 0, "{stderr}");
     assert_eq!(num("disconnects"), 0, "{stderr}");
@@ -72,41 +84,15 @@ async fn loadgen_against_the_real_server() {
     assert!(stderr.contains("latency (kernel rx)"));
 }
 
-/// Runs the load generator for 2 s with 5 clients offering `subprotocol`;
-/// returns its JSON report.
-async fn loadgen_report(url: String, subprotocol: Option<&'static str>) -> serde_json::Value {
-    let run = tokio::task::spawn_blocking(move || {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_marketfeed-loadgen"));
-        cmd.args(["--url", &url, "--clients", "5", "--duration", "2s"])
-            .args(["--warmup", "300ms", "--ramp-rate", "1000"]);
-        if let Some(p) = subprotocol {
-            cmd.args(["--subprotocol", p]);
-        }
-        cmd.output()
-    });
-    let out = timeout(Duration::from_secs(15), run)
-        .await
-        .expect("load generator finishes in time")
-        .expect("join")
-        .expect("load generator runs");
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(out.status.success(), "loadgen failed: {stderr}");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let line = stdout.lines().last().expect("a JSON line");
-    serde_json::from_str(line).expect("JSON line parses")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn loadgen_speaks_each_format_and_counts_binary_frames_and_wire_bytes() {
-    let mut config = marketfeed_server::Config::with_defaults();
-    config.tick_interval = Duration::from_millis(50);
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
-    let server = marketfeed_server::Server::start(config, listener).expect("server starts");
-    let url = format!("ws://{}/ws/market", server.local_addr());
+    let (server, url) = fast_server().await;
     let mut per_client_s = Vec::new();
     for format in [None, Some("marketfeed.v2.json"), Some("marketfeed.v2.bin")] {
-        let r = loadgen_report(url.clone(), format).await;
-        let num = |k: &str| r[k].as_u64().unwrap_or(u64::MAX);
+        let mut args = vec!["--clients", "5", "--duration", "2s"];
+        args.extend(format.iter().flat_map(|p| ["--subprotocol", p]));
+        let (r, _) = run_loadgen(&url, &args, false).await;
+        let num = |k: &str| num(&r, k);
         assert_eq!(num("connected"), 5, "{format:?}: {r}");
         assert_eq!(num("gaps"), 0, "{format:?}: {r}");
         assert_eq!(num("invalid_msgs"), 0, "{format:?}: {r}");
@@ -127,50 +113,25 @@ async fn loadgen_speaks_each_format_and_counts_binary_frames_and_wire_bytes() {
         "{per_client_s:?}"
     );
     // A subprotocol the server does not choose is a connect failure.
-    let run = tokio::task::spawn_blocking(move || {
-        Command::new(env!("CARGO_BIN_EXE_marketfeed-loadgen"))
-            .args(["--url", &url, "--clients", "1", "--duration", "100ms"])
-            .args(["--warmup", "0s", "--subprotocol", "chat"])
-            .output()
-    });
-    let out = timeout(Duration::from_secs(15), run)
-        .await
-        .expect("in time")
-        .expect("join")
-        .expect("runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let r: serde_json::Value =
-        serde_json::from_str(stdout.lines().last().expect("a JSON line")).expect("JSON");
+    let args = ["--clients", "1", "--duration", "100ms"];
+    let (r, _) = run_loadgen(
+        &url,
+        &[&args[..], &["--subprotocol", "chat"]].concat(),
+        true,
+    )
+    .await;
     assert_eq!(r["connect_failures"].as_u64(), Some(1), "{r}");
     server.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn loadgen_with_deflate_counts_compressed_wire_bytes() {
-    let mut config = marketfeed_server::Config::with_defaults();
-    config.tick_interval = Duration::from_millis(50);
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
-    let server = marketfeed_server::Server::start(config, listener).expect("server starts");
-    let url = format!("ws://{}/ws/market", server.local_addr());
-    let run = tokio::task::spawn_blocking(move || {
-        Command::new(env!("CARGO_BIN_EXE_marketfeed-loadgen"))
-            .args(["--url", &url, "--clients", "10", "--duration", "2s"])
-            .args(["--warmup", "300ms", "--ramp-rate", "1000", "--deflate"])
-            .output()
-    });
-    let out = timeout(Duration::from_secs(15), run)
-        .await
-        .expect("load generator finishes in time")
-        .expect("join")
-        .expect("load generator runs");
+    let (server, url) = fast_server().await;
+    let args = ["--clients", "10", "--duration", "2s", "--deflate"];
+    let (report, stderr) = run_loadgen(&url, &args, false).await;
     let deflations = server.stats().deflations;
     server.shutdown().await;
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "loadgen failed: {stderr}");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let report: serde_json::Value =
-        serde_json::from_str(stdout.lines().last().expect("a JSON line")).expect("JSON");
-    let num = |k: &str| report[k].as_u64().unwrap_or(u64::MAX);
+    let num = |k: &str| num(&report, k);
     assert_eq!(num("connected"), 10, "{stderr}");
     assert_eq!((num("gaps"), num("invalid_msgs")), (0, 0), "{stderr}");
     assert_eq!(report["deflate"], true);
@@ -187,37 +148,21 @@ async fn loadgen_with_deflate_counts_compressed_wire_bytes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn loadgen_deals_out_subscriptions_and_formats_and_reads_the_encodes() {
-    let mut config = marketfeed_server::Config::with_defaults();
-    config.tick_interval = Duration::from_millis(50);
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
-    let server = marketfeed_server::Server::start(config, listener).expect("server starts");
-    let url = format!("ws://{}/ws/market", server.local_addr());
-    let run = tokio::task::spawn_blocking(move || {
-        Command::new(env!("CARGO_BIN_EXE_marketfeed-loadgen"))
-            .args(["--url", &url, "--clients", "12", "--duration", "2s"])
-            .args([
-                "--warmup",
-                "300ms",
-                "--ramp-rate",
-                "1000",
-                "--scrape-metrics",
-            ])
-            .args(["--subprotocol", "marketfeed.v2.json,marketfeed.v2.bin"])
-            .args(["--subscribe", "ACB,FPT;VNM;HPG,VIC,MWG"])
-            .output()
-    });
-    let out = timeout(Duration::from_secs(15), run)
-        .await
-        .expect("load generator finishes in time")
-        .expect("join")
-        .expect("load generator runs");
+    let (server, url) = fast_server().await;
+    let args = [
+        "--clients",
+        "12",
+        "--duration",
+        "2s",
+        "--scrape-metrics",
+        "--subprotocol",
+        "marketfeed.v2.json,marketfeed.v2.bin",
+        "--subscribe",
+        "ACB,FPT;VNM;HPG,VIC,MWG",
+    ];
+    let (report, stderr) = run_loadgen(&url, &args, false).await;
     server.shutdown().await;
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "loadgen failed: {stderr}");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let report: serde_json::Value =
-        serde_json::from_str(stdout.lines().last().expect("a JSON line")).expect("JSON");
-    let num = |k: &str| report[k].as_u64().unwrap_or(u64::MAX);
+    let num = |k: &str| num(&report, k);
     assert_eq!(num("connected"), 12, "{stderr}");
     assert_eq!(
         (num("subscribed"), num("server_errors")),
