@@ -146,17 +146,12 @@ impl Conn {
                 }
             }
             frame::OP_PING => {
-                let mask = self.masks.next_mask();
-                self.outgoing
-                    .extend(frame::build_masked(frame::OP_PONG, f.payload, mask));
+                self.send(frame::OP_PONG, f.payload);
                 stats.pongs_sent += 1;
             }
             frame::OP_PONG => {}
             frame::OP_CLOSE => {
-                let mask = self.masks.next_mask();
-                let code = f.payload.get(..2).unwrap_or_default();
-                self.outgoing
-                    .extend(frame::build_masked(frame::OP_CLOSE, code, mask));
+                self.send(frame::OP_CLOSE, f.payload.get(..2).unwrap_or_default());
                 self.closed = true;
             }
             other => return Err(ConnError::Opcode(other)),
@@ -225,11 +220,16 @@ impl Conn {
         }
     }
 
-    /// Queues a text message to the server (masked, as a client must).
+    /// Queues a text message to the server.
     pub fn send_text(&mut self, payload: &[u8]) {
+        self.send(frame::OP_TEXT, payload);
+    }
+
+    /// Queues one frame to the server, masked as a client must.
+    fn send(&mut self, opcode: u8, payload: &[u8]) {
         let mask = self.masks.next_mask();
         self.outgoing
-            .extend(frame::build_masked(frame::OP_TEXT, payload, mask));
+            .extend(frame::build_masked(opcode, payload, mask));
     }
 
     /// Bytes currently buffered for an incomplete frame.

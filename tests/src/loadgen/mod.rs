@@ -100,7 +100,6 @@ async fn drive(config: &Config, target: target::Target) -> Result<Report, Loadge
         .into_iter()
         .map(|symbols| encode_client(&ClientMessage::Subscribe { symbols }).into())
         .collect();
-    let nth = |n: usize, i: u64| (n > 0).then(|| (i % n as u64) as usize);
     let ramp_start = Instant::now();
     let rate = config.ramp_rate.max(1.0);
     for i in 0..config.clients {
@@ -115,9 +114,9 @@ async fn drive(config: &Config, target: target::Target) -> Result<Report, Loadge
             stalled: config.is_stalled(i),
             connect_timeout: config.connect_timeout,
             max_payload: config.max_frame,
-            subprotocol: nth(subprotocols.len(), i).map(|k| subprotocols[k].clone()),
+            subprotocol: round_robin(&subprotocols, i),
             deflate: config.deflate,
-            subscribe: nth(subscriptions.len(), i).map(|k| subscriptions[k].clone()),
+            subscribe: round_robin(&subscriptions, i),
         };
         tokio::task::spawn_local(client::run(plan, stats.clone()));
     }
@@ -202,6 +201,12 @@ async fn drive(config: &Config, target: target::Target) -> Result<Report, Loadge
         first_connect_error: s.first_connect_error.clone(),
         first_disconnect: s.first_disconnect.clone(),
     })
+}
+
+/// Client `i`'s share of `items` (dealt out in turn); `None` when empty.
+fn round_robin<T: Clone>(items: &[T], i: u64) -> Option<T> {
+    let n = u64::try_from(items.len()).ok().filter(|n| *n > 0)?;
+    items.get(usize::try_from(i % n).ok()?).cloned()
 }
 
 /// The server's counters, with `--scrape-metrics`.
